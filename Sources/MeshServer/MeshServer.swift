@@ -1,0 +1,189 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTLS
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import MeshProtocol
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+
+/// The signalling server of PROTOCOL.md: rooms by path, registration, relay,
+/// validation, and a status page on plain HTTP `GET /`.
+///
+/// `meshgate serve` runs it alone; `meshgate join` embeds it.
+public struct MeshServer: Sendable {
+    /// Shown on the status page and by `meshgate --version`.
+    public static let version = "0.1.0"
+
+    public let configuration: ServerConfiguration
+    let hub: SignalingHub
+    let logger: Logger
+
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "meshgate.server")) {
+        self.configuration = configuration
+        self.logger = logger
+        self.hub = SignalingHub(outboxLimit: configuration.outboxLimit, logger: logger)
+    }
+
+    /// The services that make up the server, to run in a `ServiceGroup`.
+    ///
+    /// The hub comes last so that on graceful shutdown it runs first: every
+    /// socket gets its 1001 before the HTTP server stops.
+    ///
+    /// - Parameter onListening: called with the bound port once the server accepts connections.
+    public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> [any Service] {
+        [try makeApplication(onListening: onListening), hub]
+    }
+
+    /// Runs until SIGINT or SIGTERM, then closes every socket with 1001 and returns.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: try services(onListening: onListening),
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+    }
+
+    /// Users in a room as the server holds them; the default room is `"/"`, others `"/room/NAME"`.
+    public func list(ofRoom room: String) -> UserList {
+        hub.list(of: room)
+    }
+
+    func makeApplication(onListening: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
+        let router = Router()
+        let scheme = configuration.tls == nil ? "ws" : "wss"
+        router.get("/") { request, _ in
+            StatusPage.response(version: Self.version, webSocketURL: "\(scheme)://\(request.head.authority ?? "localhost")/")
+        }
+
+        let wsConfiguration = WebSocketServerConfiguration(
+            maxFrameSize: configuration.maxMessageBytes,
+            autoPing: configuration.pingInterval > 0 ? .enabled(timePeriod: .seconds(configuration.pingInterval)) : .disabled,
+            closeTimeout: .seconds(5)
+        )
+        let upgrade = HTTPServerBuilder.http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, _, _ in
+            self.shouldUpgrade(request)
+        }
+        let server: HTTPServerBuilder
+        if let tls = configuration.tls {
+            server = try .tls(upgrade, tlsConfiguration: Self.tlsConfiguration(tls))
+        } else {
+            server = upgrade
+        }
+
+        var httpLogger = logger
+        // Hummingbird logs every request at info; keep the server's log to joins, leaves and refusals.
+        httpLogger.logLevel = max(logger.logLevel, .warning)
+        return Application(
+            router: router,
+            server: server,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "meshgate/\(Self.version)"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: httpLogger
+        )
+    }
+
+    private func shouldUpgrade(_ request: HTTPRequest) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        let target = request.path ?? "/"
+        let (path, query) = Self.split(target)
+        guard let room = RoomPath.room(forPath: path) else { return .dontUpgrade }
+        let authorized = configuration.token.map { Self.constantTimeEqual(query["token"] ?? "", $0) } ?? true
+        return .upgrade([:]) { inbound, outbound, _ in
+            guard authorized else {
+                let error = ProtocolError(.unauthorized, "this server needs a token: add ?token=SECRET to the URL")
+                logger.notice("refused", metadata: ["room": "\(room)", "code": "\(error.code.rawValue)", "reason": "\(error.message)"])
+                await Self.firstFrame(of: inbound, orAfter: .seconds(1))
+                try await outbound.write(.text(Message(error: error).jsonText()))
+                try await outbound.close(.policyViolation, reason: "unauthorized")
+                return
+            }
+            try await serve(room: room, inbound: inbound, outbound: outbound)
+        }
+    }
+
+    /// One socket's life: reads frames into the hub while its own task writes the outbox.
+    private func serve(room: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let (socket, outbox) = hub.open(room: room)
+        defer { hub.close(socket) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await outgoing in outbox {
+                    switch outgoing {
+                    case .text(let text):
+                        try await outbound.writeTextMessage(text)
+                    case .close(let code, let reason):
+                        try await outbound.close(.init(codeNumber: Int(code)), reason: reason)
+                        return
+                    }
+                }
+                // The hub finished the outbox without a close: this client fell too far behind.
+                try await outbound.close(.policyViolation, reason: "slow consumer: not reading")
+            }
+            for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
+                switch message {
+                case .text(let text): hub.receive(text, from: socket)
+                case .binary: hub.receiveBinary(from: socket)
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Waits for the client's first frame, or gives up after `limit`.
+    ///
+    /// Refusals answer the first frame rather than racing the upgrade: some
+    /// clients lose frames that arrive together with the 101 response.
+    private static func firstFrame(of inbound: WebSocketInboundStream, orAfter limit: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var frames = inbound.makeAsyncIterator()
+                _ = try? await frames.next()
+            }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    static func split(_ target: String) -> (path: String, query: [String: String]) {
+        guard let mark = target.firstIndex(of: "?") else { return (target, [:]) }
+        var query: [String: String] = [:]
+        for pair in target[target.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            query[key] = value
+        }
+        return (String(target[..<mark]), query)
+    }
+
+    /// Token comparison that takes the same time wherever the first difference is.
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for index in 0..<max(x.count, y.count) {
+            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
+        }
+        return difference == 0
+    }
+
+    static func tlsConfiguration(_ files: ServerConfiguration.TLSFiles) throws -> TLSConfiguration {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        } catch {
+            throw ServerError("cannot load TLS certificate '\(files.certificate)' or key '\(files.privateKey)': \(error); give PEM files readable by this user")
+        }
+    }
+}
+
+/// A failure to start the server, with a message a user can act on.
+public struct ServerError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

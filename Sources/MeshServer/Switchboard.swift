@@ -1,0 +1,168 @@
+import MeshProtocol
+
+/// Identifies one WebSocket for the lifetime of the server.
+struct SocketID: Hashable, Sendable, CustomStringConvertible {
+    let value: UInt64
+    var description: String { "#\(value)" }
+}
+
+/// The room rules of PROTOCOL.md as a pure state machine: it takes what a
+/// socket did and returns who gets which text, and what to log. No I/O, so
+/// every rule is testable without a network.
+struct Switchboard {
+    /// One text frame for one socket.
+    struct Delivery: Equatable {
+        var to: SocketID
+        var text: String
+    }
+
+    /// Why a user left its room.
+    enum LeaveReason: String, Equatable {
+        /// It sent `close_connection`.
+        case closeConnection = "close_connection"
+        /// Its socket closed or died without a `close_connection`.
+        case socketClosed = "socket_closed"
+        /// It stopped reading and was dropped.
+        case slowConsumer = "slow_consumer"
+    }
+
+    /// Something worth a log line.
+    enum Event: Equatable {
+        case joined(room: String, id: PeerID, username: String?)
+        case left(room: String, id: PeerID, reason: LeaveReason)
+        case refused(room: String, id: PeerID?, type: String?, error: ProtocolError)
+        case relayed(room: String, from: PeerID, to: PeerID?, type: String)
+    }
+
+    /// What one step produced.
+    struct Outcome: Equatable {
+        var deliveries: [Delivery] = []
+        var events: [Event] = []
+    }
+
+    private struct Socket {
+        var room: String
+        var user: PeerID?
+    }
+
+    private struct Member {
+        var socket: SocketID
+        var username: String?
+    }
+
+    private var sockets: [SocketID: Socket] = [:]
+    private var rooms: [String: [PeerID: Member]] = [:]
+
+    /// Users in a room, as the `list` field carries them.
+    func list(of room: String) -> UserList {
+        (rooms[room] ?? [:]).reduce(into: UserList()) { list, entry in
+            list[entry.key] = User(id: entry.key, username: entry.value.username)
+        }
+    }
+
+    /// Number of sockets open, registered or not.
+    var socketCount: Int { sockets.count }
+
+    mutating func open(_ socket: SocketID, room: String) {
+        sockets[socket] = Socket(room: room)
+    }
+
+    /// The socket is gone: its user, if any, leaves as if it had sent `close_connection`.
+    mutating func close(_ socket: SocketID, reason: LeaveReason = .socketClosed) -> Outcome {
+        var outcome = Outcome()
+        leave(socket, reason: reason, into: &outcome)
+        sockets[socket] = nil
+        return outcome
+    }
+
+    /// A binary frame: the protocol is text only.
+    mutating func receiveBinary(from socket: SocketID) -> Outcome {
+        refuse(socket, type: nil, ProtocolError(.binaryFrame, "binary frames are not part of the protocol; send JSON text"))
+    }
+
+    /// One text frame from a socket.
+    mutating func receive(_ text: String, from socket: SocketID) -> Outcome {
+        guard let state = sockets[socket] else { return Outcome() }
+        let message: Message
+        do {
+            message = try Message.decode(text)
+        } catch {
+            return refuse(socket, type: nil, error)
+        }
+        guard let type = message.type, !type.rawValue.isEmpty else {
+            return refuse(socket, type: nil, ProtocolError(.missingType, "frame has no 'type'"))
+        }
+        if type.isServerOnly {
+            return refuse(socket, type: type.rawValue, ProtocolError(.reservedType, "'\(type)' is sent by the server only"))
+        }
+        guard let user = state.user else {
+            guard type == .newUser else {
+                return refuse(socket, type: type.rawValue, ProtocolError(.notRegistered, "send 'new_user' before '\(type)'"))
+            }
+            return register(socket, in: state.room, message: message)
+        }
+        if type == .newUser {
+            return refuse(socket, type: type.rawValue, ProtocolError(.alreadyRegistered, "this socket is already registered as '\(user)'"))
+        }
+        if let claimed = message.id, claimed != user {
+            return refuse(socket, type: type.rawValue, ProtocolError(.idMismatch, "'id' is '\(claimed)' but this socket is registered as '\(user)'"))
+        }
+        if type == .closeConnection {
+            var outcome = Outcome()
+            leave(socket, reason: .closeConnection, into: &outcome)
+            return outcome
+        }
+        let members = rooms[state.room] ?? [:]
+        if let target = message.targetId {
+            guard let recipient = members[target] else {
+                return refuse(socket, type: type.rawValue, ProtocolError(.unknownTarget, "no user '\(target)' in this room"))
+            }
+            return Outcome(
+                deliveries: [Delivery(to: recipient.socket, text: text)],
+                events: [.relayed(room: state.room, from: user, to: target, type: type.rawValue)]
+            )
+        }
+        return Outcome(
+            deliveries: members.filter { $0.key != user }.map { Delivery(to: $0.value.socket, text: text) },
+            events: [.relayed(room: state.room, from: user, to: nil, type: type.rawValue)]
+        )
+    }
+
+    private mutating func register(_ socket: SocketID, in room: String, message: Message) -> Outcome {
+        guard let id = message.id, !id.isEmpty else {
+            return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.missingID, "'new_user' needs a non-empty string 'id'"))
+        }
+        if rooms[room]?[id] != nil {
+            return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.duplicateID, "id '\(id)' is already connected in this room; pick another"))
+        }
+        rooms[room, default: [:]][id] = Member(socket: socket, username: message.username)
+        sockets[socket]?.user = id
+        let announcement = Message(type: .connectionList, newUserId: id, list: list(of: room))
+        var outcome = broadcast(announcement, in: room)
+        outcome.events.insert(.joined(room: room, id: id, username: message.username), at: 0)
+        return outcome
+    }
+
+    private mutating func leave(_ socket: SocketID, reason: LeaveReason, into outcome: inout Outcome) {
+        guard let state = sockets[socket], let user = state.user else { return }
+        sockets[socket]?.user = nil
+        rooms[state.room]?[user] = nil
+        if rooms[state.room]?.isEmpty == true { rooms[state.room] = nil }
+        outcome.events.append(.left(room: state.room, id: user, reason: reason))
+        let rest = broadcast(Message(type: .restConnectionList, list: list(of: state.room)), in: state.room)
+        outcome.deliveries += rest.deliveries
+    }
+
+    private func broadcast(_ message: Message, in room: String) -> Outcome {
+        let text = message.jsonText()
+        return Outcome(deliveries: (rooms[room] ?? [:]).values.map { Delivery(to: $0.socket, text: text) })
+    }
+
+    private func refuse(_ socket: SocketID, type: String?, _ error: ProtocolError) -> Outcome {
+        let state = sockets[socket]
+        return Outcome(
+            deliveries: [Delivery(to: socket, text: Message(error: error).jsonText())],
+            events: [.refused(room: state?.room ?? "?", id: state?.user, type: type, error: error)]
+        )
+    }
+}

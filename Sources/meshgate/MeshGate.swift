@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import MeshServer
+
+@main
+struct MeshGate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meshgate",
+        abstract: "A headless WebRTC media gateway and signalling server for mesh calls.",
+        version: MeshServer.version,
+        subcommands: [ServeCommand.self]
+    )
+
+    /// Exit codes of DESIGN.md: 0 done, 2 bad usage, 1 runtime failure with a one-line reason.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeshServer
+import NIOCore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the signalling server for the mesh-call protocol."
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "0.0.0.0"
+
+    @Option(help: "Port to listen on.")
+    var port = 8000
+
+    @Option(help: ArgumentHelp("Require this token: clients connect with ?token=SECRET.", valueName: "SECRET"))
+    var token: String?
+
+    @Option(help: ArgumentHelp("PEM certificate chain; with --tls-key serves wss:// and https://.", valueName: "FILE"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("PEM private key for --tls-cert.", valueName: "FILE"))
+    var tlsKey: String?
+
+    @Option(help: "Largest message accepted, in bytes; a larger one closes that socket with status 1009.")
+    var maxMessageBytes = 65536
+
+    @Option(help: ArgumentHelp("Seconds between pings; a socket that misses a pong is dropped (0: off).", valueName: "SECONDS"))
+    var pingInterval: Double = 20
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
+        guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024 (an SDP offer is several KiB)") }
+        guard pingInterval >= 0 else { throw ValidationError("--ping-interval must be 0 (off) or a positive number of seconds") }
+        if token?.isEmpty == true { throw ValidationError("--token must not be empty") }
+        switch (tlsCert, tlsKey) {
+        case (nil, nil): break
+        case (let cert?, let key?):
+            for (flag, file) in [("--tls-cert", cert), ("--tls-key", key)] where !FileManager.default.isReadableFile(atPath: file) {
+                throw ValidationError("\(flag) '\(file)' is not a readable file")
+            }
+        default: throw ValidationError("--tls-cert and --tls-key go together")
+        }
+    }
+
+    func run() async throws {
+        logging.bootstrap()
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.token = token
+        configuration.maxMessageBytes = maxMessageBytes
+        configuration.pingInterval = pingInterval
+        if let tlsCert, let tlsKey { configuration.tls = .init(certificate: tlsCert, privateKey: tlsKey) }
+
+        let logger = Logger(label: "meshgate.server")
+        let server = MeshServer(configuration: configuration, logger: logger)
+        let scheme = tlsCert == nil ? "ws" : "wss"
+        let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
+        do {
+            try await server.run { port in
+                logger.info("listening", metadata: ["url": "\(scheme)://\(shownHost):\(port)/", "version": "\(MeshServer.version)"])
+            }
+        } catch let error as ServerError {
+            throw RuntimeFailure(error.description)
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw RuntimeFailure("cannot listen on \(host):\(port): the port is in use; pick another with --port")
+        } catch {
+            throw RuntimeFailure("server stopped: \(error)")
+        }
+    }
+}

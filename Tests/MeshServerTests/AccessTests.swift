@@ -1,0 +1,75 @@
+import Foundation
+import MeshProtocol
+import NIOSSL
+import Testing
+@testable import MeshServer
+
+/// Token, TLS, the status page and shutdown.
+@Suite struct AccessTests {
+    @Test func theRightTokenIsAcceptedAndAnyOtherRefusedBeforeRegistering() async throws {
+        let server = try await TestServer.start { $0.token = "s3cret" }
+        let member = try await TestClient.join(server.url + "/?token=s3cret", id: "alice")
+        let roomMember = try await TestClient.join(server.url + "/room/blue?token=s3cret", id: "bob")
+        _ = roomMember
+
+        for url in [server.url, server.url + "/?token=wrong", server.url + "/room/blue?token=s3cre"] {
+            let stranger = try await TestClient.connect(url)
+            stranger.send(Message(type: .newUser, id: "mallory"))
+            let error = try await stranger.next()
+            #expect(error.code == "unauthorized")
+            #expect(try await stranger.closedByServer()?.closeCode == .policyViolation)
+        }
+        #expect(try await member.expectNothing(for: .milliseconds(100)).isEmpty)
+        #expect(server.server.list(ofRoom: "/").keys.sorted() == ["alice"])
+        try await server.stop()
+    }
+
+    @Test func wssWorksWithACertificateMadeForTheTest() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshgate-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cert = directory.appendingPathComponent("cert.pem").path, key = directory.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+
+        let server = try await TestServer.start { $0.tls = .init(certificate: cert, privateKey: key) }
+        #expect(server.url.hasPrefix("wss://"))
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(cert)
+        // TLS names the server by host name: SNI cannot carry an IP address.
+        let alice = try await TestClient.connect("wss://localhost:\(server.port)", tls: tls)
+        alice.send(Message(type: .newUser, id: "alice"))
+        #expect(try await alice.next().newUserId == "alice")
+        try await server.stop()
+    }
+
+    @Test func theStatusPageShowsVersionAndURLButNoRoomsOrUsers() async throws {
+        let server = try await TestServer.start()
+        let alice = try await TestClient.join(server.url + "/room/secretroom", id: "secretuser")
+        _ = alice
+        let http = try RawSocket(port: server.port)
+        http.write("GET / HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nConnection: close\r\n\r\n")
+        let page = String(decoding: http.readAll(), as: UTF8.self)
+        #expect(page.hasPrefix("HTTP/1.1 200"))
+        #expect(page.contains(MeshServer.version))
+        #expect(page.contains("ws://127.0.0.1:\(server.port)/"))
+        #expect(!page.contains("secretroom"))
+        #expect(!page.contains("secretuser"))
+        try await server.stop()
+    }
+
+    @Test func shutdownClosesEverySocketWithGoingAway() async throws {
+        let server = try await TestServer.start()
+        let alice = try await TestClient.join(server.url, id: "alice")
+        let idle = try await TestClient.connect(server.url + "/room/x")
+        try await server.stop()
+        #expect(try await alice.closedByServer()?.closeCode == .goingAway)
+        #expect(try await idle.closedByServer()?.closeCode == .goingAway)
+    }
+}

@@ -1,0 +1,64 @@
+import Logging
+import MeshServer
+import ServiceLifecycle
+import Synchronization
+
+/// A real ``MeshServer`` on an ephemeral loopback port, for one test.
+final class TestServer: Sendable {
+    let server: MeshServer
+    let port: Int
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    var url: String { "\(server.configuration.tls == nil ? "ws" : "wss")://127.0.0.1:\(port)" }
+
+    private init(server: MeshServer, port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.server = server
+        self.port = port
+        self.group = group
+        self.task = task
+    }
+
+    static func start(_ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        var configuration = ServerConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configure(&configuration)
+        var logger = Logger(label: "test.server")
+        logger.logLevel = .warning
+        let server = MeshServer(configuration: configuration, logger: logger)
+        let bound = Mutex<Int?>(nil)
+        let group = ServiceGroup(configuration: .init(
+            services: try server.services { port in bound.withLock { $0 = port } },
+            logger: logger
+        ))
+        let task = Task { try await group.run() }
+        let port = try await eventually("server to listen") { bound.withLock { $0 } }
+        return TestServer(server: server, port: port, group: group, task: task)
+    }
+
+    /// Graceful shutdown, as SIGTERM does it; waits until the server has stopped.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+struct Timeout: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Polls until `probe` gives a value; only a guard against hangs, not a timing assertion.
+@discardableResult
+func eventually<T>(
+    _ what: String,
+    within limit: Duration = .seconds(10),
+    _ probe: () async throws -> T?
+) async throws -> T {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        if let value = try await probe() { return value }
+        if ContinuousClock.now > deadline { throw Timeout(description: "timed out waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
