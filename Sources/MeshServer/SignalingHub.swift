@@ -63,11 +63,6 @@ final class SignalingHub: Sendable {
         apply { $0.switchboard.receiveBinary(from: socket) }
     }
 
-    /// Sends one frame to one socket outside the room rules (refusals before upgrade).
-    func send(_ outgoing: Outgoing, to socket: SocketID) {
-        _ = state.withLock { $0.outboxes[socket]?.yield(outgoing) }
-    }
-
     /// Room list as the server holds it (tests and status).
     func list(of room: String) -> UserList {
         state.withLock { $0.switchboard.list(of: room) }

@@ -60,9 +60,6 @@ struct Switchboard {
         }
     }
 
-    /// Number of sockets open, registered or not.
-    var socketCount: Int { sockets.count }
-
     mutating func open(_ socket: SocketID, room: String) {
         sockets[socket] = Socket(room: room)
     }
