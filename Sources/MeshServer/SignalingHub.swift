@@ -63,7 +63,7 @@ final class SignalingHub: Sendable {
         apply { $0.switchboard.receiveBinary(from: socket) }
     }
 
-    /// Room list as the server holds it (tests and status).
+    /// Room list as the server holds it.
     func list(of room: String) -> UserList {
         state.withLock { $0.switchboard.list(of: room) }
     }

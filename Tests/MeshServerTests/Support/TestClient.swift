@@ -104,7 +104,7 @@ final class TestClient: Sendable {
     /// Frames received and not yet read.
     var pending: [String] { inbox.state.withLock { $0.texts } }
 
-    /// Fails if anything arrives within `quiet`: used after actions that must reach no one.
+    /// What arrives within `quiet`; tests expect it empty after actions that must reach no one.
     func expectNothing(for quiet: Duration = .milliseconds(200)) async throws -> [String] {
         try await Task.sleep(for: quiet)
         return pending
