@@ -8,13 +8,15 @@ struct MeshGate: AsyncParsableCommand {
         commandName: "meshgate",
         abstract: "A headless WebRTC media gateway and signalling server for mesh calls.",
         version: MeshServer.version,
-        subcommands: [ServeCommand.self]
+        subcommands: [JoinCommand.self, ServeCommand.self, DevicesCommand.self, PipelinesCommand.self]
     )
 
     /// Exit codes of DESIGN.md: 0 done, 2 bad usage, 1 runtime failure with a one-line reason.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            // `--play-audio` alone means the default device; ArgumentParser options always take a value.
+            let arguments = CommandLine.arguments.dropFirst().map { $0 == "--play-audio" ? "--play-audio=default" : $0 }
+            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -1,0 +1,206 @@
+// The C side of MeshGate's GStreamer layer: GStreamer's headers, plus small typed
+// wrappers for what Swift cannot call itself (variadic functions, macros, action
+// signals). Each wrapper does one call; all policy lives in Swift.
+#ifndef MESHGATE_CGSTREAMER_SHIM_H
+#define MESHGATE_CGSTREAMER_SHIM_H
+
+#define GST_USE_UNSTABLE_API
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
+#include <string.h>
+
+static inline guint64 mg_second(void) { return GST_SECOND; }
+static inline guint64 mg_clock_time_none(void) { return GST_CLOCK_TIME_NONE; }
+
+static inline GstElement *mg_bin_get_by_name(GstElement *bin, const char *name) {
+    return gst_bin_get_by_name(GST_BIN(bin), name);
+}
+static inline gboolean mg_bin_add(GstElement *bin, GstElement *element) {
+    return gst_bin_add(GST_BIN(bin), element);
+}
+static inline gboolean mg_bin_remove(GstElement *bin, GstElement *element) {
+    return gst_bin_remove(GST_BIN(bin), element);
+}
+static inline guint mg_bin_element_count(GstElement *bin) { return GST_BIN(bin)->numchildren; }
+/// The names of every element in `bin`, nested ones included, NULL-terminated. g_strfreev it.
+static inline gchar **mg_bin_element_names(GstElement *bin) {
+    GPtrArray *names = g_ptr_array_new();
+    GstIterator *iterator = gst_bin_iterate_recurse(GST_BIN(bin));
+    GValue item = G_VALUE_INIT;
+    gboolean done = FALSE;
+    while (!done) {
+        switch (gst_iterator_next(iterator, &item)) {
+        case GST_ITERATOR_OK:
+            g_ptr_array_add(names, gst_object_get_name(GST_OBJECT(g_value_get_object(&item))));
+            g_value_reset(&item);
+            break;
+        case GST_ITERATOR_RESYNC:
+            g_ptr_array_foreach(names, (GFunc)g_free, NULL);
+            g_ptr_array_set_size(names, 0);
+            gst_iterator_resync(iterator);
+            break;
+        default:
+            done = TRUE;
+        }
+    }
+    g_value_unset(&item);
+    gst_iterator_free(iterator);
+    g_ptr_array_add(names, NULL);
+    return (gchar **)g_ptr_array_free(names, FALSE);
+}
+static inline GstBus *mg_element_bus(GstElement *element) { return gst_element_get_bus(element); }
+static inline GstMessageType mg_message_type(GstMessage *message) { return GST_MESSAGE_TYPE(message); }
+static inline GstObject *mg_message_source(GstMessage *message) { return GST_MESSAGE_SRC(message); }
+static inline const char *mg_object_name(GstObject *object) { return GST_OBJECT_NAME(object); }
+static inline GstPadDirection mg_pad_direction(GstPad *pad) { return GST_PAD_DIRECTION(pad); }
+static inline GstElement *mg_pad_parent_element(GstPad *pad) { return gst_pad_get_parent_element(pad); }
+static inline GstObject *mg_object_ref(gpointer object) { return gst_object_ref(object); }
+static inline void mg_object_unref(gpointer object) { gst_object_unref(object); }
+static inline void mg_gobject_unref(gpointer object) { g_object_unref(object); }
+static inline GstEventType mg_probe_event_type(GstPadProbeInfo *info) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+    return event ? GST_EVENT_TYPE(event) : GST_EVENT_UNKNOWN;
+}
+
+// --- webrtcbin action signals -------------------------------------------------
+
+static inline GstWebRTCSessionDescription *mg_description_from_text(GstWebRTCSDPType type, const char *text) {
+    GstSDPMessage *sdp = NULL;
+    if (gst_sdp_message_new_from_text(text, &sdp) != GST_SDP_OK) return NULL;
+    return gst_webrtc_session_description_new(type, sdp);
+}
+
+static inline void mg_webrtc_create_offer(GstElement *webrtc, GstPromise *promise) {
+    g_signal_emit_by_name(webrtc, "create-offer", NULL, promise);
+}
+static inline void mg_webrtc_create_answer(GstElement *webrtc, GstPromise *promise) {
+    g_signal_emit_by_name(webrtc, "create-answer", NULL, promise);
+}
+static inline void mg_webrtc_set_description(GstElement *webrtc, gboolean local, GstWebRTCSessionDescription *description, GstPromise *promise) {
+    g_signal_emit_by_name(webrtc, local ? "set-local-description" : "set-remote-description", description, promise);
+}
+static inline void mg_webrtc_add_ice_candidate(GstElement *webrtc, guint mline, const char *candidate) {
+    g_signal_emit_by_name(webrtc, "add-ice-candidate", mline, candidate);
+}
+static inline void mg_webrtc_get_stats(GstElement *webrtc, GstPromise *promise) {
+    g_signal_emit_by_name(webrtc, "get-stats", NULL, promise);
+}
+static inline GstWebRTCRTPTransceiver *mg_webrtc_add_transceiver(GstElement *webrtc, GstWebRTCRTPTransceiverDirection direction, GstCaps *caps) {
+    GstWebRTCRTPTransceiver *transceiver = NULL;
+    g_signal_emit_by_name(webrtc, "add-transceiver", direction, caps, &transceiver);
+    return transceiver;
+}
+/// Only these addresses are used for ICE from now on (libnice never gathers loopback by itself).
+static inline gboolean mg_webrtc_add_local_address(GstElement *webrtc, const char *address) {
+    GObject *agent = NULL;
+    gboolean ok = FALSE;
+    g_object_get(webrtc, "ice-agent", &agent, NULL);
+    if (!agent) return FALSE;
+    g_signal_emit_by_name(agent, "add-local-ip-address", address, &ok);
+    g_object_unref(agent);
+    return ok;
+}
+static inline void mg_webrtc_set_ice_port_range(GstElement *webrtc, guint min, guint max) {
+    GObject *agent = NULL;
+    g_object_get(webrtc, "ice-agent", &agent, NULL);
+    if (!agent) return;
+    g_object_set(agent, "min-rtp-port", min, "max-rtp-port", max, NULL);
+    g_object_unref(agent);
+}
+static inline gboolean mg_webrtc_add_turn_server(GstElement *webrtc, const char *url) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name(webrtc, "add-turn-server", url, &ok);
+    return ok;
+}
+static inline gint mg_object_get_enum(gpointer object, const char *property) {
+    gint value = 0;
+    g_object_get(object, property, &value, NULL);
+    return value;
+}
+static inline GstWebRTCRTPTransceiver *mg_webrtc_get_transceiver(GstElement *webrtc, gint index) {
+    GstWebRTCRTPTransceiver *transceiver = NULL;
+    g_signal_emit_by_name(webrtc, "get-transceiver", index, &transceiver);
+    return transceiver;
+}
+static inline GstWebRTCRTPTransceiver *mg_pad_transceiver(GstPad *pad) {
+    GstWebRTCRTPTransceiver *transceiver = NULL;
+    g_object_get(pad, "transceiver", &transceiver, NULL);
+    return transceiver;
+}
+static inline void mg_transceiver_set_codec_preferences(GstWebRTCRTPTransceiver *transceiver, GstCaps *caps) {
+    g_object_set(transceiver, "codec-preferences", caps, NULL);
+}
+static inline guint mg_transceiver_mline(GstWebRTCRTPTransceiver *transceiver) {
+    guint mline = 0;
+    g_object_get(transceiver, "mlineindex", &mline, NULL);
+    return mline;
+}
+
+// --- promise replies ------------------------------------------------------------
+
+/// The SDP text of the description in `field` of a promise reply, or NULL. g_free it.
+static inline char *mg_reply_description_text(const GstStructure *reply, const char *field) {
+    if (!reply || !gst_structure_has_field_typed(reply, field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION)) return NULL;
+    const GValue *value = gst_structure_get_value(reply, field);
+    const GstWebRTCSessionDescription *description = g_value_get_boxed(value);
+    return description ? gst_sdp_message_as_text(description->sdp) : NULL;
+}
+/// The message of the GError in a promise reply's "error" field, or NULL. g_free it.
+static inline char *mg_reply_error_text(const GstStructure *reply) {
+    if (!reply || !gst_structure_has_field_typed(reply, "error", G_TYPE_ERROR)) return NULL;
+    const GError *error = g_value_get_boxed(gst_structure_get_value(reply, "error"));
+    return error ? g_strdup(error->message) : NULL;
+}
+
+/// The structure a GValue holds, or NULL when it holds something else.
+static inline const GstStructure *mg_value_structure(const GValue *value) {
+    return GST_VALUE_HOLDS_STRUCTURE(value) ? gst_value_get_structure(value) : NULL;
+}
+
+// --- signals: typed connect helpers so Swift passes @convention(c) functions -----
+
+typedef void (*mg_element_callback)(GstElement *element, gpointer data);
+typedef void (*mg_ice_candidate_callback)(GstElement *element, guint mline, gchar *candidate, gpointer data);
+typedef void (*mg_pad_callback)(GstElement *element, GstPad *pad, gpointer data);
+typedef void (*mg_notify_callback)(GObject *object, GParamSpec *spec, gpointer data);
+
+static inline gulong mg_connect_element(gpointer instance, const char *signal, mg_element_callback callback, gpointer data, GClosureNotify release) {
+    return g_signal_connect_data(instance, signal, G_CALLBACK(callback), data, release, 0);
+}
+static inline gulong mg_connect_ice_candidate(gpointer instance, mg_ice_candidate_callback callback, gpointer data, GClosureNotify release) {
+    return g_signal_connect_data(instance, "on-ice-candidate", G_CALLBACK(callback), data, release, 0);
+}
+static inline gulong mg_connect_pad(gpointer instance, const char *signal, mg_pad_callback callback, gpointer data, GClosureNotify release) {
+    return g_signal_connect_data(instance, signal, G_CALLBACK(callback), data, release, 0);
+}
+static inline gulong mg_connect_notify(gpointer instance, const char *signal, mg_notify_callback callback, gpointer data, GClosureNotify release) {
+    return g_signal_connect_data(instance, signal, G_CALLBACK(callback), data, release, 0);
+}
+static inline void mg_disconnect(gpointer instance, gulong handler) {
+    if (handler && g_signal_handler_is_connected(instance, handler)) g_signal_handler_disconnect(instance, handler);
+}
+
+// --- devices --------------------------------------------------------------------
+
+/// Devices of a class such as "Video/Source" or "Audio/Source". Free with mg_device_list_free.
+static inline GList *mg_devices(const char *classes) {
+    GstDeviceMonitor *monitor = gst_device_monitor_new();
+    gst_device_monitor_add_filter(monitor, classes, NULL);
+    GList *devices = gst_device_monitor_get_devices(monitor);
+    gst_object_unref(monitor);
+    return devices;
+}
+static inline void mg_device_list_free(GList *devices) { g_list_free_full(devices, gst_object_unref); }
+static inline GstDevice *mg_device_at(GList *node) { return GST_DEVICE(node->data); }
+
+// --- media ----------------------------------------------------------------------
+
+/// Asks the encoder upstream of `pad` for a keyframe with its parameter sets.
+static inline gboolean mg_request_keyframe(GstPad *pad) {
+    return gst_pad_send_event(pad, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+}
+static inline gboolean mg_send_eos(GstPad *pad) { return gst_pad_send_event(pad, gst_event_new_eos()); }
+
+#endif

@@ -1,0 +1,182 @@
+import CGStreamer
+
+/// A GStreamer element this handle holds one reference to, dropped in deinit.
+public class Element: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<GstElement>
+
+    /// Adopts a reference the caller owns (transfer full).
+    init(adopting pointer: UnsafeMutablePointer<GstElement>) {
+        self.pointer = pointer
+    }
+
+    /// Takes a new, possibly floating, element (factory_make, parse_*).
+    convenience init(sinking pointer: UnsafeMutablePointer<GstElement>) {
+        gst_object_ref_sink(pointer)
+        self.init(adopting: pointer)
+    }
+
+    deinit {
+        gst_object_unref(pointer)
+    }
+
+    /// A new element from a factory; fails with the plugin to install when it is missing.
+    public static func make(_ factory: String, name: String? = nil) throws(GStreamerError) -> Element {
+        guard let element = gst_element_factory_make(factory, name) else {
+            throw GStreamerError("GStreamer element '\(factory)' is missing: install its plugin package (scripts/setup installs them all)")
+        }
+        return Element(sinking: element)
+    }
+
+    public var name: String {
+        consume(gst_object_get_name(object)) ?? ""
+    }
+
+    var object: UnsafeMutablePointer<GstObject> {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: GstObject.self)
+    }
+
+    var gobject: UnsafeMutablePointer<GObject> {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: GObject.self)
+    }
+
+    /// Sets a property from its string form, as gst-launch would (enums by nick).
+    public func set(_ property: String, _ value: String) {
+        gst_util_set_object_arg(gobject, property, value)
+    }
+
+    public func set(_ property: String, _ value: Int) { set(property, String(value)) }
+    public func set(_ property: String, _ value: Bool) { set(property, value ? "true" : "false") }
+
+    public func staticPad(_ name: String) -> Pad? {
+        gst_element_get_static_pad(pointer, name).map(Pad.init(adopting:))
+    }
+
+    /// Requests a pad from a template such as "src_%u" or "sink_%u", optionally with caps.
+    public func requestPad(_ template: String, caps: Caps? = nil) -> Pad? {
+        guard let templ = gst_element_class_get_pad_template(elementClass, template) else { return nil }
+        return gst_element_request_pad(pointer, templ, nil, caps?.pointer).map(Pad.init(adopting:))
+    }
+
+    public func releaseRequestPad(_ pad: Pad) {
+        gst_element_release_request_pad(pointer, pad.pointer)
+    }
+
+    private var elementClass: UnsafeMutablePointer<GstElementClass> {
+        let instance = UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: GTypeInstance.self)
+        return UnsafeMutableRawPointer(instance.pointee.g_class).assumingMemoryBound(to: GstElementClass.self)
+    }
+
+    public func link(_ next: Element) throws(GStreamerError) {
+        guard gst_element_link(pointer, next.pointer) != 0 else {
+            throw GStreamerError("cannot link \(name) to \(next.name)")
+        }
+    }
+
+    /// Changes state; false when the element refuses (a missing device, say).
+    @discardableResult
+    public func setState(_ state: ElementState) -> Bool {
+        gst_element_set_state(pointer, state.raw) != GST_STATE_CHANGE_FAILURE
+    }
+
+    public func syncStateWithParent() {
+        gst_element_sync_state_with_parent(pointer)
+    }
+
+    /// Keeps the element in its current state when its parent changes state.
+    public func lockState(_ locked: Bool) {
+        gst_element_set_locked_state(pointer, locked ? 1 : 0)
+    }
+}
+
+public enum ElementState: Sendable {
+    case null, ready, paused, playing
+
+    var raw: GstState {
+        switch self {
+        case .null: GST_STATE_NULL
+        case .ready: GST_STATE_READY
+        case .paused: GST_STATE_PAUSED
+        case .playing: GST_STATE_PLAYING
+        }
+    }
+}
+
+/// An element that holds others: a bin or the pipeline.
+public class Bin: Element, @unchecked Sendable {
+    /// Builds a bin from a gst-launch description; unlinked pads become ghost pads.
+    public static func parse(_ description: String, name: String? = nil) throws(GStreamerError) -> Bin {
+        var error: UnsafeMutablePointer<GError>?
+        guard let bin = gst_parse_bin_from_description(description, 1, &error) else {
+            throw GStreamerError(consume(error))
+        }
+        if let error { g_error_free(error) }
+        let element = UnsafeMutableRawPointer(bin).assumingMemoryBound(to: GstElement.self)
+        let result = Bin(sinking: element)
+        if let name { gst_object_set_name(result.object, name) }
+        return result
+    }
+
+    public func add(_ element: Element) {
+        _ = mg_bin_add(pointer, element.pointer)
+    }
+
+    public func remove(_ element: Element) {
+        _ = mg_bin_remove(pointer, element.pointer)
+    }
+
+    /// A direct or nested child by name.
+    public func element(named name: String) -> Element? {
+        mg_bin_get_by_name(pointer, name).map(Element.init(adopting:))
+    }
+
+    /// The names of all elements inside, nested ones included.
+    public var elementNames: [String] {
+        guard let names = mg_bin_element_names(pointer) else { return [] }
+        defer { g_strfreev(names) }
+        var result: [String] = []
+        var index = 0
+        while let name = names[index] {
+            result.append(String(cString: name))
+            index += 1
+        }
+        return result
+    }
+
+    /// How many elements are direct children.
+    public var childCount: Int { Int(mg_bin_element_count(pointer)) }
+}
+
+/// A caps description this handle owns.
+public final class Caps: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<GstCaps>
+
+    public init?(_ description: String) {
+        guard let caps = gst_caps_from_string(description) else { return nil }
+        pointer = caps
+    }
+
+    init(adopting pointer: UnsafeMutablePointer<GstCaps>) {
+        self.pointer = pointer
+    }
+
+    deinit {
+        gst_mini_object_unref(UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: GstMiniObject.self))
+    }
+
+    public var description: String {
+        consume(gst_caps_to_string(pointer)) ?? ""
+    }
+
+    /// The fields of the first structure, as strings (e.g. "media", "encoding-name").
+    public func string(_ field: String) -> String? {
+        guard let structure = gst_caps_get_structure(pointer, 0),
+              let value = gst_structure_get_string(structure, field) else { return nil }
+        return String(cString: value)
+    }
+
+    public func int(_ field: String) -> Int? {
+        guard let structure = gst_caps_get_structure(pointer, 0) else { return nil }
+        var value: gint = 0
+        return gst_structure_get_int(structure, field, &value) != 0 ? Int(value) : nil
+    }
+}

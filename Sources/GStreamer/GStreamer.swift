@@ -1,0 +1,49 @@
+import CGStreamer
+
+/// Process-wide GStreamer set-up and queries.
+public enum GStreamer {
+    private static let started: Bool = {
+        gst_init(nil, nil)
+        return true
+    }()
+
+    /// Initialises GStreamer once; every other call in this module assumes it ran.
+    public static func initialize() {
+        _ = started
+    }
+
+    /// GStreamer's version, as "1.22.0".
+    public static var version: String {
+        var major: guint = 0, minor: guint = 0, micro: guint = 0, nano: guint = 0
+        gst_version(&major, &minor, &micro, &nano)
+        return "\(major).\(minor).\(micro)"
+    }
+
+    /// Whether an element factory is installed (a plugin package may be missing).
+    public static func hasElement(_ factory: String) -> Bool {
+        guard let found = gst_element_factory_find(factory) else { return false }
+        gst_object_unref(UnsafeMutableRawPointer(found))
+        return true
+    }
+}
+
+/// A failure reported by GStreamer, in words a user can act on.
+public struct GStreamerError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Takes ownership of a GError: returns its message and frees it.
+func consume(_ error: UnsafeMutablePointer<GError>?) -> String {
+    guard let error else { return "unknown error" }
+    defer { g_error_free(error) }
+    return String(cString: error.pointee.message)
+}
+
+/// Takes ownership of a g_malloc'ed C string.
+func consume(_ text: UnsafeMutablePointer<gchar>?) -> String? {
+    guard let text else { return nil }
+    defer { g_free(text) }
+    return String(cString: text)
+}

@@ -1,0 +1,151 @@
+import CGStreamer
+import Synchronization
+
+/// A pad this handle holds one reference to.
+public final class Pad: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<GstPad>
+
+    /// Adopts a reference the caller owns (transfer full).
+    init(adopting pointer: UnsafeMutablePointer<GstPad>) {
+        self.pointer = pointer
+    }
+
+    /// Takes an extra reference to a pad GStreamer lends to a callback.
+    init(borrowing pointer: UnsafeMutablePointer<GstPad>) {
+        _ = mg_object_ref(pointer)
+        self.pointer = pointer
+    }
+
+    deinit {
+        mg_object_unref(pointer)
+    }
+
+    public var name: String {
+        let object = UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: GstObject.self)
+        return consume(gst_object_get_name(object)) ?? ""
+    }
+
+    public var isSource: Bool { mg_pad_direction(pointer) == GST_PAD_SRC }
+
+    /// The negotiated caps, or else what the pad could produce.
+    public var caps: Caps? {
+        if let current = gst_pad_get_current_caps(pointer) { return Caps(adopting: current) }
+        return gst_pad_query_caps(pointer, nil).map(Caps.init(adopting:))
+    }
+
+    public var peer: Pad? { gst_pad_get_peer(pointer).map(Pad.init(adopting:)) }
+
+    public func link(_ sink: Pad) throws(GStreamerError) {
+        let result = gst_pad_link(pointer, sink.pointer)
+        guard result == GST_PAD_LINK_OK else {
+            throw GStreamerError("cannot link pad \(name) to \(sink.name): \(String(cString: gst_pad_link_get_name(result)))")
+        }
+    }
+
+    @discardableResult
+    public func unlink(_ sink: Pad) -> Bool {
+        gst_pad_unlink(pointer, sink.pointer) != 0
+    }
+
+    /// Sends an event into the pad (upstream events into a source pad).
+    @discardableResult
+    public func requestKeyframe() -> Bool { mg_request_keyframe(pointer) != 0 }
+
+    @discardableResult
+    public func sendEOS() -> Bool { mg_send_eos(pointer) != 0 }
+
+    public func removeProbe(_ id: UInt) {
+        gst_pad_remove_probe(pointer, gulong(id))
+    }
+
+    /// Holds the first buffer (its caps are known by then) and calls `body` once with the
+    /// probe id, on the streaming thread. The pad stays blocked until `removeProbe(id)`.
+    public func blockAtFirstBuffer(_ body: @escaping @Sendable (UInt) -> Void) {
+        let box = OnceBox(body)
+        let mask = GST_PAD_PROBE_TYPE_BLOCK.rawValue | GST_PAD_PROBE_TYPE_BUFFER.rawValue | GST_PAD_PROBE_TYPE_BUFFER_LIST.rawValue
+        gst_pad_add_probe(pointer, GstPadProbeType(rawValue: mask), blockProbe, Unmanaged.passRetained(box).toOpaque(), releaseBox)
+    }
+
+    /// Drops every buffer from now on; events still pass (an EOS sent after it ends the stream cleanly).
+    public func dropBuffers() {
+        let mask = GstPadProbeType(rawValue: GST_PAD_PROBE_TYPE_BUFFER.rawValue | GST_PAD_PROBE_TYPE_BUFFER_LIST.rawValue)
+        gst_pad_add_probe(pointer, mask, dropProbe, nil, nil)
+    }
+
+    /// Calls `body` once, when the pad is idle (at once if it is), from whichever thread that is.
+    /// Unlinking a tee branch there is GStreamer's way to stop it without cutting a buffer in two.
+    public func whenIdle(_ body: @escaping @Sendable () -> Void) {
+        let box = CallbackBox<Void>({ _ in body() })
+        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_IDLE, idleProbe, box.retainedPointer, releaseBox)
+    }
+
+    /// Unlinks this pad from its peer once no buffer is passing it.
+    public func unlinkWhenIdle() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            whenIdle {
+                if let peer = self.peer { self.unlink(peer) }
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Calls `body` (on the streaming thread) when end-of-stream reaches this pad.
+    public func onEOS(_ body: @escaping @Sendable () -> Void) {
+        let box = CallbackBox<Void>({ _ in body() })
+        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, eosProbe, box.retainedPointer, releaseBox)
+    }
+
+    /// Counts buffers passing this pad into `counter`; calls `first` at the first one.
+    public func countBuffers(into counter: BufferCounter) {
+        let retained = Unmanaged.passRetained(counter).toOpaque()
+        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, countProbe, retained, releaseBox)
+    }
+}
+
+/// A count of buffers kept by a probe on a streaming thread and read by the control loop.
+public final class BufferCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    private let onFirst: @Sendable () -> Void
+
+    public init(onFirst: @escaping @Sendable () -> Void = {}) { self.onFirst = onFirst }
+
+    public var value: Int { count.load(ordering: .relaxed) }
+
+    fileprivate func increment() {
+        if count.wrappingAdd(1, ordering: .relaxed).oldValue == 0 { onFirst() }
+    }
+}
+
+/// A callback a blocking probe runs once, however often GStreamer calls the probe.
+private final class OnceBox: Sendable {
+    let called = Atomic<Bool>(false)
+    let body: @Sendable (UInt) -> Void
+    init(_ body: @escaping @Sendable (UInt) -> Void) { self.body = body }
+}
+
+private let blockProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, info, data in
+    guard let info, let data else { return GST_PAD_PROBE_OK }
+    let box = Unmanaged<OnceBox>.fromOpaque(data).takeUnretainedValue()
+    if !box.called.exchange(true, ordering: .relaxed) { box.body(UInt(info.pointee.id)) }
+    return GST_PAD_PROBE_OK
+}
+
+private let dropProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, _, _ in
+    GST_PAD_PROBE_DROP
+}
+
+private let idleProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, _, data in
+    CallbackBox<Void>.from(data)?.body(())
+    return GST_PAD_PROBE_REMOVE
+}
+
+private let eosProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, info, data in
+    guard let info, mg_probe_event_type(info) == GST_EVENT_EOS else { return GST_PAD_PROBE_OK }
+    CallbackBox<Void>.from(data)?.body(())
+    return GST_PAD_PROBE_OK
+}
+
+private let countProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, _, data in
+    if let data { Unmanaged<BufferCounter>.fromOpaque(data).takeUnretainedValue().increment() }
+    return GST_PAD_PROBE_OK
+}

@@ -1,0 +1,185 @@
+import CGStreamer
+
+/// What a webrtcbin reports. Delivered on GStreamer's threads: hand them on, do not act there.
+public enum WebRTCEvent: Sendable {
+    case negotiationNeeded
+    case iceCandidate(mline: Int, candidate: String)
+    /// A source pad of remote media, reported at its first buffer (its caps known) and held
+    /// there until the owner links it and removes `blockProbe`.
+    case incomingPad(Pad, blockProbe: UInt)
+    case connectionState(PeerConnectionState)
+}
+
+public enum PeerConnectionState: String, Sendable {
+    case new, connecting, connected, disconnected, failed, closed
+
+    init(_ raw: GstWebRTCPeerConnectionState) {
+        switch raw {
+        case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTING: self = .connecting
+        case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED: self = .connected
+        case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED: self = .disconnected
+        case GST_WEBRTC_PEER_CONNECTION_STATE_FAILED: self = .failed
+        case GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED: self = .closed
+        default: self = .new
+        }
+    }
+}
+
+public enum TransceiverDirection: Sendable {
+    case sendrecv, recvonly
+
+    var nick: String {
+        switch self {
+        case .sendrecv: "sendrecv"
+        case .recvonly: "recvonly"
+        }
+    }
+
+    var raw: GstWebRTCRTPTransceiverDirection {
+        switch self {
+        case .sendrecv: GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+        case .recvonly: GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY
+        }
+    }
+}
+
+/// A webrtcbin: one peer connection.
+public final class WebRTCBin: Element, @unchecked Sendable {
+    private var handlers: [gulong] = []
+
+    public convenience init(name: String) throws(GStreamerError) {
+        guard let element = gst_element_factory_make("webrtcbin", name) else {
+            throw GStreamerError("GStreamer element 'webrtcbin' is missing: install gstreamer1.0-plugins-bad and gstreamer1.0-nice")
+        }
+        self.init(sinking: element)
+        set("bundle-policy", "max-bundle")
+    }
+
+    /// Connects every signal the owner needs to `handler`. Call once, before negotiating.
+    public func observe(_ handler: @escaping @Sendable (WebRTCEvent) -> Void) {
+        let plain = CallbackBox<Void>({ _ in handler(.negotiationNeeded) })
+        handlers.append(mg_connect_element(pointer, "on-negotiation-needed", onElementSignal, plain.retainedPointer, releaseClosureBox))
+        let candidate = CallbackBox<(Int, String)>({ handler(.iceCandidate(mline: $0.0, candidate: $0.1)) })
+        handlers.append(mg_connect_ice_candidate(pointer, onIceCandidate, candidate.retainedPointer, releaseClosureBox))
+        let pad = CallbackBox<(Pad, UInt)>({ handler(.incomingPad($0.0, blockProbe: $0.1)) })
+        handlers.append(mg_connect_pad(pointer, "pad-added", onPadAdded, pad.retainedPointer, releaseClosureBox))
+        let state = CallbackBox<PeerConnectionState>({ handler(.connectionState($0)) })
+        handlers.append(mg_connect_notify(pointer, "notify::connection-state", onConnectionState, state.retainedPointer, releaseClosureBox))
+    }
+
+    /// Disconnects the handlers so nothing more is reported while the element is torn down.
+    public func stopObserving() {
+        for handler in handlers { mg_disconnect(pointer, handler) }
+        handlers.removeAll()
+    }
+
+    /// Restricts ICE to these local addresses (libnice never offers loopback by itself).
+    public func useLocalAddresses(_ addresses: [String]) throws(GStreamerError) {
+        for address in addresses where mg_webrtc_add_local_address(pointer, address) == 0 {
+            throw GStreamerError("ICE cannot use local address \(address)")
+        }
+    }
+
+    public func setPortRange(min: Int, max: Int) {
+        mg_webrtc_set_ice_port_range(pointer, guint(min), guint(max))
+    }
+
+    public func addTurnServer(_ url: String) throws(GStreamerError) {
+        guard mg_webrtc_add_turn_server(pointer, url) != 0 else {
+            throw GStreamerError("webrtcbin refused TURN server \(url): use turn://USER:PASSWORD@HOST:PORT")
+        }
+    }
+
+    /// Adds a transceiver for remote media of `caps` (one or more codecs).
+    @discardableResult
+    public func addTransceiver(_ direction: TransceiverDirection, caps: Caps) -> Bool {
+        guard let transceiver = mg_webrtc_add_transceiver(pointer, direction.raw, caps.pointer) else { return false }
+        mg_gobject_unref(UnsafeMutableRawPointer(transceiver))
+        return true
+    }
+
+    /// Sets the direction, and optionally the codecs, of the transceiver of m-line `index`
+    /// (one made from a remote offer). Returns false when there is no such transceiver.
+    @discardableResult
+    public func configureTransceiver(_ index: Int, direction: TransceiverDirection, codecs: Caps? = nil) -> Bool {
+        guard let transceiver = mg_webrtc_get_transceiver(pointer, gint(index)) else { return false }
+        let object = UnsafeMutableRawPointer(transceiver)
+        defer { mg_gobject_unref(object) }
+        gst_util_set_object_arg(object.assumingMemoryBound(to: GObject.self), "direction", direction.nick)
+        if let codecs { mg_transceiver_set_codec_preferences(transceiver, codecs.pointer) }
+        return true
+    }
+
+    public func createOffer() async throws(GStreamerError) -> String {
+        try await description(from: awaitPromise { mg_webrtc_create_offer(pointer, $0) }, field: "offer")
+    }
+
+    public func createAnswer() async throws(GStreamerError) -> String {
+        try await description(from: awaitPromise { mg_webrtc_create_answer(pointer, $0) }, field: "answer")
+    }
+
+    public func setLocalDescription(_ type: SDPType, _ sdp: String) async throws(GStreamerError) {
+        try await setDescription(local: true, type, sdp)
+    }
+
+    public func setRemoteDescription(_ type: SDPType, _ sdp: String) async throws(GStreamerError) {
+        try await setDescription(local: false, type, sdp)
+    }
+
+    public func addIceCandidate(mline: Int, _ candidate: String) {
+        mg_webrtc_add_ice_candidate(pointer, guint(mline), candidate)
+    }
+
+    public enum SDPType: Sendable {
+        case offer, answer
+        var raw: GstWebRTCSDPType {
+            switch self {
+            case .offer: GST_WEBRTC_SDP_TYPE_OFFER
+            case .answer: GST_WEBRTC_SDP_TYPE_ANSWER
+            }
+        }
+    }
+
+    private func setDescription(local: Bool, _ type: SDPType, _ sdp: String) async throws(GStreamerError) {
+        guard let description = mg_description_from_text(type.raw, sdp) else {
+            throw GStreamerError("the \(type) is not valid SDP")
+        }
+        defer { gst_webrtc_session_description_free(description) }
+        let reply = await awaitPromise { mg_webrtc_set_description(pointer, local ? 1 : 0, description, $0) }
+        if let error = reply?.errorText {
+            throw GStreamerError(error)
+        }
+    }
+
+    private func description(from reply: PromiseReply?, field: String) throws(GStreamerError) -> String {
+        guard let reply else { throw GStreamerError("webrtcbin did not create an \(field) in time") }
+        if let error = reply.errorText { throw GStreamerError(error) }
+        guard let text = consume(mg_reply_description_text(reply.structure, field)) else {
+            throw GStreamerError("webrtcbin gave no \(field)")
+        }
+        return text
+    }
+}
+
+private let onElementSignal: @convention(c) (UnsafeMutablePointer<GstElement>?, gpointer?) -> Void = { _, data in
+    CallbackBox<Void>.from(data)?.body(())
+}
+
+private let onIceCandidate: @convention(c) (UnsafeMutablePointer<GstElement>?, guint, UnsafeMutablePointer<gchar>?, gpointer?) -> Void = { _, mline, candidate, data in
+    guard let candidate else { return }
+    CallbackBox<(Int, String)>.from(data)?.body((Int(mline), String(cString: candidate)))
+}
+
+private let onPadAdded: @convention(c) (UnsafeMutablePointer<GstElement>?, UnsafeMutablePointer<GstPad>?, gpointer?) -> Void = { _, pad, data in
+    guard let pad, mg_pad_direction(pad) == GST_PAD_SRC else { return }
+    // Hold the stream until the control loop links the pad: data on an unlinked pad is an error.
+    guard let box = CallbackBox<(Pad, UInt)>.from(data) else { return }
+    let handle = Pad(borrowing: pad)
+    handle.blockAtFirstBuffer { [handle] probe in box.body((handle, probe)) }
+}
+
+private let onConnectionState: @convention(c) (UnsafeMutablePointer<GObject>?, UnsafeMutablePointer<GParamSpec>?, gpointer?) -> Void = { object, _, data in
+    guard let object else { return }
+    let raw = GstWebRTCPeerConnectionState(rawValue: UInt32(mg_object_get_enum(object, "connection-state")))
+    CallbackBox<PeerConnectionState>.from(data)?.body(PeerConnectionState(raw))
+}

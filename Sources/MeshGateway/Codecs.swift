@@ -1,0 +1,81 @@
+/// The RTP side of each codec MeshGate sends or receives.
+enum MediaKind: String, Sendable, CaseIterable {
+    case video, audio
+}
+
+extension VideoCodec {
+    /// The encoder; `bitrate` in kbit/s. Keyframes come on request (new peer, PLI/FIR),
+    /// and at least every five seconds for receivers that lost one.
+    func encoder(name: String, bitrate: Int, fps: Int) -> String {
+        switch self {
+        case .vp8:
+            "vp8enc name=\(name) deadline=1 cpu-used=8 threads=2 lag-in-frames=0 error-resilient=partitions "
+                + "end-usage=cbr target-bitrate=\(bitrate * 1000) keyframe-max-dist=\(fps * 5)"
+        case .h264:
+            // Constrained baseline with SPS/PPS before every keyframe: what every browser decodes.
+            "x264enc name=\(name) tune=zerolatency speed-preset=ultrafast threads=2 bitrate=\(bitrate) key-int-max=\(fps * 5) "
+                + "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream"
+        }
+    }
+
+    var encodingName: String {
+        switch self {
+        case .vp8: "VP8"
+        case .h264: "H264"
+        }
+    }
+
+    func payloader(pt: Int) -> String {
+        switch self {
+        case .vp8: "rtpvp8pay pt=\(pt) mtu=1200 picture-id-mode=15-bit"
+        case .h264: "rtph264pay pt=\(pt) mtu=1200 config-interval=-1 aggregate-mode=zero-latency"
+        }
+    }
+
+    /// The payload type this codec has in offers MeshGate makes.
+    var offeredPayloadType: Int {
+        switch self {
+        case .vp8: 96
+        case .h264: 102
+        }
+    }
+
+    func rtpCaps(pt: Int) -> String {
+        switch self {
+        case .vp8: "application/x-rtp,media=video,encoding-name=VP8,payload=\(pt),clock-rate=90000"
+        case .h264:
+            "application/x-rtp,media=video,encoding-name=H264,payload=\(pt),clock-rate=90000,"
+                + "packetization-mode=(string)1,profile-level-id=(string)42e01f"
+        }
+    }
+}
+
+enum Opus {
+    static let offeredPayloadType = 111
+    static let encodingName = "OPUS"
+    static func encoder(name: String) -> String { "opusenc name=\(name) bitrate=48000 frame-size=20" }
+    static func payloader(pt: Int) -> String { "rtpopuspay pt=\(pt) mtu=1200" }
+    static func rtpCaps(pt: Int) -> String {
+        "application/x-rtp,media=audio,encoding-name=OPUS,payload=\(pt),clock-rate=48000,encoding-params=(string)2"
+    }
+}
+
+/// How received RTP of one encoding is unpacked for the recorder and the counters.
+struct ReceivedCodec {
+    let kind: MediaKind
+    /// Depayloader, plus a parser where the recorder needs one.
+    let depayloader: String
+
+    init?(encodingName: String) {
+        switch encodingName.uppercased() {
+        case "VP8": (kind, depayloader) = (.video, "rtpvp8depay")
+        case "VP9": (kind, depayloader) = (.video, "rtpvp9depay")
+        case "H264": (kind, depayloader) = (.video, "rtph264depay ! h264parse")
+        case "OPUS": (kind, depayloader) = (.audio, "rtpopusdepay")
+        default: return nil
+        }
+    }
+
+    /// The encodings MeshGate can receive, for a transceiver's codec preferences.
+    static let names: Set<String> = ["VP8", "VP9", "H264", "OPUS"]
+}

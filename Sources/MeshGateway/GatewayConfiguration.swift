@@ -1,0 +1,92 @@
+import Foundation
+
+/// Everything `meshgate join` was asked to do.
+public struct GatewayConfiguration: Sendable {
+    /// ws:// or wss:// URL of the signalling server, room path and `?token=` included.
+    public var serverURL: String = ""
+    public var id: String = "meshgate-" + String(UInt32.random(in: .min ... .max), radix: 16)
+    public var name: String? = nil
+
+    public var video: VideoSource = .test
+    public var audio: AudioSource = .test
+    /// A preset's gst-launch description, used instead of `video` and `audio`.
+    public var preset: Preset? = nil
+    /// Play a `file:` source again and again instead of leaving at its end.
+    public var loop = false
+
+    public var videoCodec: VideoCodec = .vp8
+    public var width = 640
+    public var height = 480
+    public var fps = 30
+    /// Video bitrate in kbit/s.
+    public var bitrate = 1500
+
+    public var recordDirectory: String? = nil
+    /// ALSA device for received audio; `nil` means do not play.
+    public var playAudioDevice: String? = nil
+
+    public var stunServer: String? = nil
+    public var turnServers: [String] = []
+    public var iceAddresses: [String] = []
+    public var icePorts: ClosedRange<Int>? = nil
+
+    /// Leave after this many seconds.
+    public var duration: Double? = nil
+    /// Print per-peer statistics every this many seconds.
+    public var statsInterval: Double? = nil
+
+    public init() {}
+}
+
+public enum VideoCodec: String, Sendable, CaseIterable {
+    case vp8, h264
+}
+
+/// Where the sent video comes from.
+public enum VideoSource: Sendable, Equatable {
+    case test
+    case camera(device: String?)
+    case file(String)
+    case none
+
+    /// Parses `test`, `v4l2[:DEVICE]`, `file:PATH`, `none`. `auto` is resolved by the caller,
+    /// which can look for devices.
+    public init?(argument: String) {
+        switch argument {
+        case "test": self = .test
+        case "none": self = .none
+        case "v4l2": self = .camera(device: nil)
+        default:
+            if let device = argument.dropPrefix("v4l2:"), !device.isEmpty { self = .camera(device: device) }
+            else if let path = argument.dropPrefix("file:"), !path.isEmpty { self = .file(path) }
+            else { return nil }
+        }
+    }
+}
+
+/// Where the sent audio comes from.
+public enum AudioSource: Sendable, Equatable {
+    case test
+    case microphone(device: String?)
+    case file(String)
+    case none
+
+    /// Parses `test`, `alsa[:DEVICE]`, `file:PATH`, `none`.
+    public init?(argument: String) {
+        switch argument {
+        case "test": self = .test
+        case "none": self = .none
+        case "alsa": self = .microphone(device: nil)
+        default:
+            if let device = argument.dropPrefix("alsa:"), !device.isEmpty { self = .microphone(device: device) }
+            else if let path = argument.dropPrefix("file:"), !path.isEmpty { self = .file(path) }
+            else { return nil }
+        }
+    }
+}
+
+extension String {
+    func dropPrefix(_ prefix: String) -> String? {
+        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : nil
+    }
+}

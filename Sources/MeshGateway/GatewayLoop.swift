@@ -1,0 +1,450 @@
+import Foundation
+import GStreamer
+import Logging
+import MeshProtocol
+
+/// The state of a running gateway, owned by the one task that runs its event loop.
+final class GatewayLoop {
+    private let gateway: Gateway
+    private let configuration: GatewayConfiguration
+    private let logger: Logger
+    private let pipeline: Pipeline
+    private let sendGraph: SendGraph
+    /// Elements of the sending half: an error in one of them ends the call.
+    private let sendElements: Set<String>
+    private let signalling: SignallingClient
+    private var peers: [PeerID: PeerSession] = [:]
+    private var nextSerial = 1
+    private var registered = false
+    private var everRegistered = false
+    private var failure: GatewayError?
+
+    init(gateway: Gateway) throws(GatewayError) {
+        self.gateway = gateway
+        configuration = gateway.configuration
+        logger = gateway.logger
+        try Self.checkSources(configuration)
+        sendGraph = SendGraph(configuration)
+        do {
+            pipeline = sendGraph.description.isEmpty ? Pipeline(name: "meshgate") : try Pipeline.parse(sendGraph.description)
+        } catch {
+            throw GatewayError("cannot build the media pipeline: \(error.message)")
+        }
+        sendElements = Set(pipeline.elementNames)
+        signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
+    }
+
+    /// Refuses, before anything starts, sources that cannot work.
+    static func checkSources(_ configuration: GatewayConfiguration) throws(GatewayError) {
+        if case .camera(let device?) = configuration.video, !FileManager.default.fileExists(atPath: device) {
+            throw GatewayError("no camera at \(device): list cameras with `meshgate devices`, or send a test pattern with --video test")
+        }
+        var files: [String] = []
+        if case .file(let path) = configuration.video { files.append(path) }
+        if case .file(let path) = configuration.audio { files.append(path) }
+        for path in files where !FileManager.default.isReadableFile(atPath: path) {
+            throw GatewayError("cannot read \(path): check the path and its permissions")
+        }
+        if let directory = configuration.recordDirectory {
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+                do {
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                } catch {
+                    throw GatewayError("cannot create the recording folder \(directory): \(error.localizedDescription)")
+                }
+            } else if !isDirectory.boolValue || !FileManager.default.isWritableFile(atPath: directory) {
+                throw GatewayError("--record \(directory) is not a writable folder")
+            }
+        }
+    }
+
+    func run() async throws(GatewayError) {
+        let post = gateway.post
+        pipeline.onBusMessage { post.yield(.bus($0)) }
+        for tee in [SendGraph.videoTee, SendGraph.audioTee] {
+            pipeline.element(named: tee)?.staticPad("sink")?.onEOS { post.yield(.sourceEnded) }
+        }
+        guard pipeline.setState(.playing) else {
+            let reason = await firstBusError() ?? "the pipeline refused to start"
+            pipeline.setState(.null)
+            throw GatewayError("cannot start the media: \(reason)")
+        }
+
+        // webrtcbin makes its DTLS certificate when the first peer comes, taking seconds here;
+        // making it now lets the first peer connect as fast as later ones.
+        await Task.detached { _ = try? Element.make("dtlsdec") }.value
+
+        let started = AsyncStream<Result<Void, GatewayError>>.makeStream()
+        let signallingTask = Task { [signalling] in
+            await signalling.run(events: { post.yield(.signalling($0)) }, firstConnection: { started.continuation.yield($0) })
+            started.continuation.finish()
+        }
+        var firstResult: Result<Void, GatewayError>?
+        for await result in started.stream {
+            firstResult = result
+            break
+        }
+        if case .failure(let error)? = firstResult {
+            pipeline.setState(.null)
+            throw error
+        }
+        let timers = startTimers()
+        defer { timers.forEach { $0.cancel() } }
+
+        for await event in gateway.events {
+            if case .stop(let reason) = event {
+                logger.info("leaving", metadata: ["reason": "\(reason)"])
+                break
+            }
+            await handle(event)
+            if failure != nil { break }
+        }
+
+        await leave()
+        signallingTask.cancel()
+        signalling.close()
+        _ = await signallingTask.value
+        if let failure { throw failure }
+    }
+
+    private func startTimers() -> [Task<Void, Never>] {
+        let post = gateway.post
+        var timers: [Task<Void, Never>] = []
+        if let duration = configuration.duration {
+            timers.append(Task {
+                try? await Task.sleep(for: .seconds(duration))
+                if !Task.isCancelled { post.yield(.stop(reason: "--duration \(duration) s passed")) }
+            })
+        }
+        if let interval = configuration.statsInterval {
+            timers.append(Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(interval))
+                    post.yield(.statsTick)
+                }
+            })
+        }
+        return timers
+    }
+
+    /// The error a failed state change posted (the bus handler ran before set_state returned).
+    private func firstBusError() async -> String? {
+        gateway.post.yield(.stop(reason: "start failed"))
+        for await event in gateway.events {
+            switch event {
+            case .bus(.error(_, let message, _)): return message
+            case .stop: return nil
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    // MARK: - Events
+
+    private func handle(_ event: Event) async {
+        switch event {
+        case .signalling(.connected):
+            signalling.send(Message(type: .newUser, id: configuration.id, username: configuration.name ?? configuration.id).jsonText())
+        case .signalling(.text(let text)):
+            await handle(text: text)
+        case .signalling(.disconnected(let reason)):
+            registered = false
+            logger.warning("signalling connection lost; media to connected peers keeps flowing; reconnecting", metadata: ["reason": "\(reason)"])
+        case .webrtc(let id, let serial, let event):
+            guard let session = peers[id], session.serial == serial else { return }
+            await handle(event, of: session)
+        case .offerDue(let id, let serial):
+            guard let session = peers[id], session.serial == serial else { return }
+            await makeOffer(session)
+        case .firstFrame(let id, let serial):
+            guard let session = peers[id], session.serial == serial else { return }
+            let elapsed = ContinuousClock.now - session.started
+            logger.info("first frame", metadata: ["peer": "\(id)", "after_ms": "\(elapsed.milliseconds)"])
+        case .bus(let message):
+            handle(message)
+        case .sourceEnded:
+            gateway.post.yield(.stop(reason: "the source ended"))
+        case .snapshot(let continuation):
+            continuation.resume(returning: snapshot())
+        case .statsTick:
+            await printStatistics()
+        case .stop:
+            break
+        }
+    }
+
+    private func handle(text: String) async {
+        let message: Message
+        do {
+            message = try Message.decode(text)
+        } catch {
+            logger.warning("ignored a message from the server", metadata: ["reason": "\(error.message)"])
+            return
+        }
+        switch message.type {
+        case .connectionList?:
+            guard let list = message.list else { return }
+            if message.newUserId == configuration.id {
+                registered = true
+                everRegistered = true
+                logger.info("registered", metadata: ["id": "\(configuration.id)", "server": "\(configuration.serverURL)", "others": "\(list.count - 1)"])
+                // As the newcomer we offer to everyone we are not already connected to.
+                for id in list.keys.sorted() where id != configuration.id && !isConnected(id) {
+                    await offer(to: id)
+                }
+                await removePeers(notIn: list)
+            } else if let newcomer = message.newUserId {
+                logger.info("peer joined", metadata: ["peer": "\(newcomer)", "name": "\(list[newcomer]?.username ?? newcomer)"])
+            }
+        case .restConnectionList?:
+            if let list = message.list { await removePeers(notIn: list) }
+        case .closeConnection?:
+            if let id = message.id, id != configuration.id { await removePeer(id, reason: "left") }
+        case .sendOffer?:
+            guard message.targetId == configuration.id, let id = message.id, let sdp = message.sdp else { return }
+            await answer(offer: sdp.sdp, from: id)
+        case .sendAnswer?:
+            guard message.targetId == configuration.id, let id = message.id, let sdp = message.sdp,
+                  let session = peers[id], session.role == .offerer else { return }
+            do {
+                try await session.setRemote(.answer, sdp.sdp)
+            } catch {
+                logger.warning("answer refused", metadata: ["peer": "\(id)", "reason": "\(error.message)"])
+            }
+        case .newCandidate?:
+            guard message.targetId == configuration.id, let id = message.id, let ice = message.ice,
+                  let session = peers[id], !ice.candidate.isEmpty else { return }
+            let mline = ice.sdpMLineIndex ?? session.remoteSummary?.lines.firstIndex { $0.mid == ice.sdpMid } ?? 0
+            session.addRemoteCandidate(mline: mline, ice.candidate)
+        case .error?:
+            logger.warning("server refused a message", metadata: ["code": "\(message.code ?? "")", "message": "\(message.message ?? "")"])
+            if message.code == ProtocolError.Code.duplicateID.rawValue, !registered {
+                if everRegistered {
+                    // Our old socket may still be registered: the server drops it at its next ping.
+                    Task { [post = gateway.post] in
+                        try? await Task.sleep(for: .seconds(2))
+                        post.yield(.signalling(.connected))
+                    }
+                } else {
+                    failure = GatewayError("id '\(configuration.id)' is already in this call: choose another with --id")
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    private func isConnected(_ id: PeerID) -> Bool {
+        guard let session = peers[id] else { return false }
+        return session.state == .connected || session.state == .connecting
+    }
+
+    private func handle(_ event: WebRTCEvent, of session: PeerSession) async {
+        switch event {
+        case .negotiationNeeded:
+            await makeOffer(session)
+        case .iceCandidate(let mline, let candidate):
+            let ice = IceCandidate(candidate: candidate, sdpMid: session.localSummary?.mid(ofLine: mline), sdpMLineIndex: mline)
+            send(Message(type: .newCandidate, id: configuration.id, targetId: session.id,
+                         username: configuration.name ?? configuration.id, ice: ice))
+        case .incomingPad(let pad, let probe):
+            logger.debug("receiving", metadata: ["peer": "\(session.id)", "caps": "\(pad.caps?.description ?? "none")"])
+            do {
+                try session.receive(pad, blockProbe: probe, recordDirectory: configuration.recordDirectory, playAudio: configuration.playAudioDevice)
+            } catch {
+                logger.error("cannot receive media", metadata: ["peer": "\(session.id)", "reason": "\(error.description)"])
+            }
+        case .connectionState(let state):
+            guard state != session.state else { return }
+            session.state = state
+            logger.info("peer \(state.rawValue)", metadata: ["peer": "\(session.id)"])
+            if state == .connected { requestKeyframe() }
+        }
+    }
+
+    private func makeOffer(_ session: PeerSession) async {
+        guard session.role == .offerer, !session.offerSent else { return }
+        session.offerSent = true
+        do {
+            let offer = try await session.webrtc.createOffer()
+            try await session.setLocal(.offer, offer)
+            send(Message(type: .sendOffer, id: configuration.id, targetId: session.id,
+                         username: configuration.name ?? configuration.id, sdp: .offer(offer)))
+        } catch {
+            logger.error("cannot make an offer", metadata: ["peer": "\(session.id)", "reason": "\(error.message)"])
+        }
+    }
+
+    private func handle(_ message: BusMessage) {
+        switch message {
+        case .error(let source, let text, let debug):
+            logger.debug("pipeline error detail", metadata: ["source": "\(source)", "debug": "\(debug ?? "")"])
+            if sendElements.contains(source) {
+                failure = GatewayError("the media source failed: \(text) (element \(source))")
+            } else {
+                logger.warning("pipeline error", metadata: ["source": "\(source)", "reason": "\(text)"])
+            }
+        case .warning(let source, let text):
+            logger.debug("pipeline warning", metadata: ["source": "\(source)", "reason": "\(text)"])
+        case .endOfStream:
+            break
+        }
+    }
+
+    private func send(_ message: Message) {
+        signalling.send(message.jsonText())
+    }
+
+    /// A keyframe for a newly connected peer, so its first frame decodes at once.
+    private func requestKeyframe() {
+        pipeline.element(named: SendGraph.videoEncoder)?.staticPad("src")?.requestKeyframe()
+    }
+
+    // MARK: - Peers
+
+    private func newSession(for id: PeerID, role: PeerSession.Role) throws(GatewayError) -> PeerSession {
+        let serial = nextSerial
+        nextSerial += 1
+        let post = gateway.post
+        let session = try PeerSession(
+            id: id, serial: serial, role: role, pipeline: pipeline, configuration: configuration,
+            firstFrame: { post.yield(.firstFrame(id, serial: serial)) },
+            events: { post.yield(.webrtc(id, serial: serial, $0)) }
+        )
+        peers[id] = session
+        logger.info("peer connecting", metadata: ["peer": "\(id)", "role": "\(role == .offerer ? "offer" : "answer")"])
+        return session
+    }
+
+    private func offer(to id: PeerID) async {
+        if peers[id] != nil { await removePeer(id, reason: "reconnecting") }
+        do {
+            let session = try newSession(for: id, role: .offerer)
+            let codec = configuration.videoCodec
+            if let tee = sendGraph.sendsVideo ? pipeline.element(named: SendGraph.videoTee) : nil {
+                try session.attachSender(tee: tee, payloader: codec.payloader(pt: codec.offeredPayloadType), caps: codec.rtpCaps(pt: codec.offeredPayloadType))
+            } else {
+                session.addReceiveOnly(caps: VideoCodec.allCases.map { $0.rtpCaps(pt: $0.offeredPayloadType) }.joined(separator: ";"))
+            }
+            if let tee = sendGraph.sendsAudio ? pipeline.element(named: SendGraph.audioTee) : nil {
+                try session.attachSender(tee: tee, payloader: Opus.payloader(pt: Opus.offeredPayloadType), caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
+            } else {
+                session.addReceiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
+            }
+            session.start()
+            // webrtcbin 1.22 can miss on-negotiation-needed when the sink pads get caps at the
+            // same moment on two threads; offer anyway once the caps have surely arrived.
+            Task { [post = gateway.post, serial = session.serial] in
+                try? await Task.sleep(for: .milliseconds(500))
+                post.yield(.offerDue(id, serial: serial))
+            }
+        } catch {
+            logger.error("cannot connect to peer", metadata: ["peer": "\(id)", "reason": "\(error.description)"])
+            await removePeer(id, reason: "failed")
+        }
+    }
+
+    private func answer(offer sdp: String, from id: PeerID) async {
+        if peers[id] != nil { await removePeer(id, reason: "offered again") }
+        do {
+            let session = try newSession(for: id, role: .answerer)
+            session.start()
+            try await session.setRemote(.offer, sdp)
+            let offer = SDPSummary(sdp)
+            let codec = configuration.videoCodec
+            for (index, line) in offer.lines.enumerated() {
+                guard let kind = MediaKind(rawValue: line.kind) else { continue }
+                let sends = kind == .video ? sendGraph.sendsVideo : sendGraph.sendsAudio
+                let name = kind == .video ? codec.encodingName : Opus.encodingName
+                if sends, line.receives, let pt = offer.payloadType(of: name, kind: kind),
+                   let tee = pipeline.element(named: kind == .video ? SendGraph.videoTee : SendGraph.audioTee) {
+                    let payloader = kind == .video ? codec.payloader(pt: pt) : Opus.payloader(pt: pt)
+                    let caps = kind == .video ? codec.rtpCaps(pt: pt) : Opus.rtpCaps(pt: pt)
+                    try session.attachSender(tee: tee, payloader: payloader, caps: caps)
+                } else {
+                    if sends, line.receives {
+                        logger.warning("peer does not take our codec; sending it no \(kind.rawValue)", metadata: ["peer": "\(id)", "codec": "\(name)"])
+                    }
+                    session.webrtc.configureTransceiver(index, direction: .recvonly, codecs: receivableCaps(of: line))
+                }
+            }
+            let answer = try await session.webrtc.createAnswer()
+            try await session.setLocal(.answer, answer)
+            send(Message(type: .sendAnswer, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: .answer(answer)))
+        } catch let error as GStreamerError {
+            logger.error("cannot answer", metadata: ["peer": "\(id)", "reason": "\(error.message)"])
+            await removePeer(id, reason: "failed")
+        } catch {
+            logger.error("cannot answer", metadata: ["peer": "\(id)", "reason": "\(error)"])
+            await removePeer(id, reason: "failed")
+        }
+    }
+
+    /// The codecs of an offered m-line that MeshGate can record, with the offer's payload types.
+    private func receivableCaps(of line: SDPSummary.MediaLine) -> Caps? {
+        let structures = line.codecs.filter { ReceivedCodec.names.contains($0.encodingName) }.map { codec in
+            let media = line.kind
+            let rate = media == "audio" ? 48000 : 90000
+            return "application/x-rtp,media=\(media),encoding-name=\(codec.encodingName),payload=\(codec.payloadType),clock-rate=\(rate)"
+        }
+        return structures.isEmpty ? nil : Caps(structures.joined(separator: ";"))
+    }
+
+    private func removePeers(notIn list: UserList) async {
+        for id in peers.keys.sorted() where list[id] == nil {
+            await removePeer(id, reason: "left")
+        }
+    }
+
+    private func removePeer(_ id: PeerID, reason: String) async {
+        guard let session = peers.removeValue(forKey: id) else { return }
+        await session.tearDown()
+        var metadata: Logger.Metadata = ["peer": "\(id)", "reason": "\(reason)"]
+        if let path = session.recordingPath { metadata["recording"] = "\(path)" }
+        logger.info("peer left", metadata: metadata)
+    }
+
+    private func leave() async {
+        if registered {
+            send(Message(type: .closeConnection, id: configuration.id))
+        }
+        for id in peers.keys.sorted() {
+            await removePeer(id, reason: "we left")
+        }
+        pipeline.setState(.null)
+        pipeline.removeBusHandler()
+        // Let the close_connection frame go out before the socket closes.
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+
+    private func snapshot() -> GatewaySnapshot {
+        GatewaySnapshot(
+            registered: registered,
+            peers: peers.values.sorted { $0.id < $1.id }.map {
+                .init(id: $0.id, state: $0.state.rawValue, videoBuffers: $0.received.value, audioBuffers: $0.receivedAudio.value, recording: $0.recordingPath)
+            },
+            pipelineElements: pipeline.childCount
+        )
+    }
+
+    /// One JSON line per peer on stdout, from webrtcbin's statistics and our frame counters.
+    private func printStatistics() async {
+        for session in peers.values.sorted(by: { $0.id < $1.id }) {
+            guard let statistics = await session.webrtc.statistics() else { continue }
+            let line = session.statisticsLine(statistics, now: ContinuousClock.now)
+            guard let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else { continue }
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        }
+    }
+}
+
+typealias Event = Gateway.Event
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,18 @@
+import MeshProtocol
+
+/// What the gateway holds at one moment, for status, statistics and tests.
+public struct GatewaySnapshot: Sendable {
+    public struct Peer: Sendable {
+        public let id: PeerID
+        public let state: String
+        /// Depayloaded video and audio buffers received so far.
+        public let videoBuffers: Int
+        public let audioBuffers: Int
+        public let recording: String?
+    }
+
+    public let registered: Bool
+    public let peers: [Peer]
+    /// Direct children of the pipeline: grows by a fixed set per peer and shrinks back when it leaves.
+    public let pipelineElements: Int
+}

@@ -1,0 +1,29 @@
+import GStreamer
+
+extension PeerSession {
+    /// The `--stats` line of this peer: rates since the previous line, totals since it connected.
+    func statisticsLine(_ statistics: Statistics, now: ContinuousClock.Instant) -> [String: Any] {
+        let inbound = statistics.entries.filter { $0.type == "inbound-rtp" }
+        let outbound = statistics.entries.filter { $0.type == "outbound-rtp" }
+        let remote = statistics.entries.filter { $0.type == "remote-inbound-rtp" }
+        let bytesIn = inbound.compactMap { $0.int("bytes-received") }.reduce(0, +)
+        let bytesOut = outbound.compactMap { $0.int("bytes-sent") }.reduce(0, +)
+        let seconds = lastStatistics.map { Double((now - $0.time).milliseconds) / 1000 } ?? Double((now - started).milliseconds) / 1000
+        let previous = lastStatistics ?? (time: started, bytesIn: 0, bytesOut: 0)
+        lastStatistics = (now, bytesIn, bytesOut)
+        func kbps(_ bytes: Int) -> Int { seconds > 0 ? Int(Double(bytes * 8) / seconds / 1000) : 0 }
+        var line: [String: Any] = [
+            "peer": id,
+            "state": state.rawValue,
+            "kbps_in": kbps(bytesIn - previous.bytesIn),
+            "kbps_out": kbps(bytesOut - previous.bytesOut),
+            "packets_lost": inbound.compactMap { $0.int("packets-lost") }.map { max($0, 0) }.reduce(0, +),
+            "frames_in": received.value,
+            "audio_buffers_in": receivedAudio.value,
+        ]
+        if let rtt = remote.compactMap({ $0.double("round-trip-time") }).max() {
+            line["rtt_ms"] = Int(rtt * 1000)
+        }
+        return line
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import GStreamer
+import MeshProtocol
+
+/// One remote participant: its webrtcbin, the branches that feed it from the
+/// shared encoders, and what it sends us. Used only from the gateway's loop.
+final class PeerSession {
+    enum Role { case offerer, answerer }
+
+    /// A tee branch feeding this peer: queue and payloader, linked to a webrtcbin sink pad.
+    private struct SendBranch {
+        let tee: Element
+        let teePad: Pad
+        let bin: Bin
+    }
+
+    let id: PeerID
+    /// Tells this connection's events from those of an earlier one with the same id.
+    let serial: Int
+    let role: Role
+    let started = ContinuousClock.now
+    let webrtc: WebRTCBin
+
+    private let pipeline: Pipeline
+    private let configuration: GatewayConfiguration
+    private var sendBranches: [SendBranch] = []
+    private var receiveBins: [Bin] = []
+    private var recorder: Recorder?
+    private var pendingCandidates: [(mline: Int, candidate: String)] = []
+    private(set) var remoteDescriptionSet = false
+    private(set) var localSummary: SDPSummary?
+    private(set) var remoteSummary: SDPSummary?
+    var state: PeerConnectionState = .new
+    var offerSent = false
+    /// Totals at the previous `--stats` line, for rates.
+    var lastStatistics: (time: ContinuousClock.Instant, bytesIn: Int, bytesOut: Int)?
+    /// Depayloaded video buffers received; the first one is the "first frame" status line.
+    let received: BufferCounter
+    let receivedAudio = BufferCounter()
+
+    init(id: PeerID, serial: Int, role: Role, pipeline: Pipeline, configuration: GatewayConfiguration,
+         firstFrame: @escaping @Sendable () -> Void,
+         events: @escaping @Sendable (WebRTCEvent) -> Void) throws(GatewayError) {
+        received = BufferCounter(onFirst: firstFrame)
+        self.id = id
+        self.serial = serial
+        self.role = role
+        self.pipeline = pipeline
+        self.configuration = configuration
+        do {
+            webrtc = try WebRTCBin(name: "peer\(serial)")
+            if let stun = configuration.stunServer { webrtc.set("stun-server", stun) }
+            for turn in configuration.turnServers { try webrtc.addTurnServer(turn) }
+            try webrtc.useLocalAddresses(configuration.iceAddresses)
+            if let ports = configuration.icePorts { webrtc.setPortRange(min: ports.lowerBound, max: ports.upperBound) }
+        } catch {
+            throw GatewayError(error.message)
+        }
+        webrtc.observe(events)
+        pipeline.add(webrtc)
+    }
+
+    /// Feeds this peer from the encoder's tee: leaky queue, payloader with `pt`, webrtcbin.
+    func attachSender(tee: Element, payloader: String, caps: String) throws(GatewayError) {
+        do throws(GStreamerError) {
+            let bin = try Bin.parse("queue leaky=downstream max-size-buffers=120 max-size-bytes=0 max-size-time=0 ! \(payloader)")
+            guard let rtpCaps = Caps(caps),
+                  let teePad = tee.requestPad("src_%u"),
+                  let sink = bin.staticPad("sink"), let source = bin.staticPad("src") else {
+                throw GStreamerError("cannot make a sending branch for \(caps)")
+            }
+            pipeline.add(bin)
+            sendBranches.append(SendBranch(tee: tee, teePad: teePad, bin: bin))
+            guard let webrtcPad = webrtc.requestPad("sink_%u", caps: rtpCaps) else {
+                throw GStreamerError("webrtcbin has no m-line for \(caps)")
+            }
+            try source.link(webrtcPad)
+            bin.syncStateWithParent()
+            try teePad.link(sink)
+        } catch {
+            throw GatewayError(error.message)
+        }
+    }
+
+    /// Offers to receive a kind this gateway does not send.
+    func addReceiveOnly(caps: String) {
+        if let caps = Caps(caps) { webrtc.addTransceiver(.recvonly, caps: caps) }
+    }
+
+    func start() {
+        webrtc.syncStateWithParent()
+    }
+
+    func setRemote(_ type: WebRTCBin.SDPType, _ sdp: String) async throws(GStreamerError) {
+        try await webrtc.setRemoteDescription(type, sdp)
+        remoteSummary = SDPSummary(sdp)
+        remoteDescriptionSet = true
+        for (mline, candidate) in pendingCandidates { webrtc.addIceCandidate(mline: mline, candidate) }
+        pendingCandidates.removeAll()
+    }
+
+    func setLocal(_ type: WebRTCBin.SDPType, _ sdp: String) async throws(GStreamerError) {
+        try await webrtc.setLocalDescription(type, sdp)
+        localSummary = SDPSummary(sdp)
+    }
+
+    /// Candidates that arrive before the remote description wait for it.
+    func addRemoteCandidate(mline: Int, _ candidate: String) {
+        if remoteDescriptionSet {
+            webrtc.addIceCandidate(mline: mline, candidate)
+        } else {
+            pendingCandidates.append((mline, candidate))
+        }
+    }
+
+    /// Links a pad of remote media to the recorder or a counting sink, then lets it flow.
+    func receive(_ pad: Pad, blockProbe: UInt, recordDirectory: String?, playAudio: String?) throws(GatewayError) {
+        defer { pad.removeProbe(blockProbe) }
+        guard let caps = pad.caps, let encoding = caps.string("encoding-name"),
+              let codec = ReceivedCodec(encodingName: encoding) else {
+            // Something we cannot unpack: let it run into a fakesink rather than stall webrtcbin.
+            try link(pad, to: "fakesink sync=false async=false")
+            return
+        }
+        let counter = codec.kind == .video ? received : receivedAudio
+        if let recordDirectory {
+            let recorder = try recorderFor(directory: recordDirectory)
+            // Leaky: while the muxer waits for the other stream's first buffer this one must not block webrtcbin.
+            let bin = try link(pad, to: "queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=3000000000 ! \(codec.depayloader) name=depay")
+            bin.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
+            guard let source = bin.staticPad("src") else { throw GatewayError("receiving branch has no output") }
+            try recorder.attach(source, kind: codec.kind)
+        } else if codec.kind == .audio, let device = playAudio {
+            let sink = device.isEmpty ? "alsasink" : "alsasink device=\(SendGraph.quoted(device))"
+            let bin = try link(pad, to: "queue ! rtpopusdepay name=depay ! opusdec ! audioconvert ! audioresample ! \(sink)")
+            bin.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
+        } else {
+            let bin = try link(pad, to: "queue ! \(codec.depayloader) name=depay ! fakesink sync=false async=false")
+            bin.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
+        }
+    }
+
+    @discardableResult
+    private func link(_ pad: Pad, to description: String) throws(GatewayError) -> Bin {
+        do throws(GStreamerError) {
+            let bin = try Bin.parse(description)
+            pipeline.add(bin)
+            receiveBins.append(bin)
+            bin.syncStateWithParent()
+            guard let sink = bin.staticPad("sink") else { throw GStreamerError("receiving branch has no input") }
+            try pad.link(sink)
+            return bin
+        } catch {
+            throw GatewayError(error.message)
+        }
+    }
+
+    private func recorderFor(directory: String) throws(GatewayError) -> Recorder {
+        if let recorder { return recorder }
+        // The remote description says what the peer sends; the muxer needs all its pads before it starts.
+        let kinds = Set((remoteSummary?.lines ?? []).filter(\.sends).compactMap { MediaKind(rawValue: $0.kind) })
+        let recorder = try Recorder(directory: directory, peerID: id, kinds: kinds.isEmpty ? [.video, .audio] : kinds, pipeline: pipeline)
+        self.recorder = recorder
+        return recorder
+    }
+
+    var recordingPath: String? { recorder?.path }
+
+    /// Removes everything of this peer from the pipeline, finalising its recording.
+    /// Never call it from a GStreamer callback: setting a webrtcbin to NULL there deadlocks.
+    func tearDown() async {
+        webrtc.stopObserving()
+        for branch in sendBranches {
+            await branch.teePad.unlinkWhenIdle()
+            branch.tee.releaseRequestPad(branch.teePad)
+        }
+        // End what we receive from its entry, so the recording's muxer sees every stream end
+        // and no streaming thread stays blocked in it when the elements stop.
+        for bin in receiveBins {
+            guard let sink = bin.staticPad("sink") else { continue }
+            sink.dropBuffers()
+            sink.sendEOS()
+        }
+        await recorder?.finish()
+        webrtc.setState(.null)
+        for bin in receiveBins + sendBranches.map(\.bin) {
+            bin.setState(.null)
+            pipeline.remove(bin)
+        }
+        pipeline.remove(webrtc)
+        sendBranches.removeAll()
+        receiveBins.removeAll()
+        recorder = nil
+    }
+}

@@ -1,0 +1,76 @@
+/// What MeshGate needs to know of a session description: per m-line, its kind,
+/// direction, mid and codecs. Pure parsing; GStreamer does the real SDP work.
+struct SDPSummary: Equatable {
+    struct Codec: Equatable {
+        let payloadType: Int
+        let encodingName: String
+        var fmtp: String = ""
+    }
+
+    struct MediaLine: Equatable {
+        let kind: String
+        var direction = "sendrecv"
+        var mid: String?
+        var codecs: [Codec] = []
+
+        /// Whether the side that wrote this description sends media on this line.
+        var sends: Bool { direction == "sendrecv" || direction == "sendonly" }
+        /// Whether that side accepts media on it.
+        var receives: Bool { direction == "sendrecv" || direction == "recvonly" }
+    }
+
+    var lines: [MediaLine] = []
+
+    init(_ sdp: String) {
+        var sessionDirection: String?
+        for raw in sdp.split(whereSeparator: \.isNewline) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("m=") {
+                let kind = line.dropFirst(2).split(separator: " ").first.map(String.init) ?? ""
+                lines.append(MediaLine(kind: kind, direction: sessionDirection ?? "sendrecv"))
+                continue
+            }
+            guard line.hasPrefix("a=") else { continue }
+            let attribute = line.dropFirst(2)
+            if ["sendrecv", "sendonly", "recvonly", "inactive"].contains(String(attribute)) {
+                if lines.isEmpty { sessionDirection = String(attribute) } else { lines[lines.count - 1].direction = String(attribute) }
+            } else if lines.isEmpty {
+                continue
+            } else if let mid = attribute.dropPrefix("mid:") {
+                lines[lines.count - 1].mid = mid
+            } else if let rtpmap = attribute.dropPrefix("rtpmap:") {
+                let parts = rtpmap.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2, let pt = Int(parts[0]) else { continue }
+                let name = parts[1].split(separator: "/").first.map(String.init) ?? ""
+                lines[lines.count - 1].codecs.append(Codec(payloadType: pt, encodingName: name.uppercased()))
+            } else if let fmtp = attribute.dropPrefix("fmtp:") {
+                let parts = fmtp.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2, let pt = Int(parts[0]),
+                      let index = lines[lines.count - 1].codecs.firstIndex(where: { $0.payloadType == pt }) else { continue }
+                lines[lines.count - 1].codecs[index].fmtp = String(parts[1])
+            }
+        }
+    }
+
+    /// The payload type the offer gives `encodingName` on the first line of `kind`.
+    /// For H.264 only packetization-mode 1 qualifies, constrained baseline first.
+    func payloadType(of encodingName: String, kind: MediaKind) -> Int? {
+        guard let line = lines.first(where: { $0.kind == kind.rawValue }) else { return nil }
+        let candidates = line.codecs.filter { $0.encodingName == encodingName }
+        guard encodingName == "H264" else { return candidates.first?.payloadType }
+        let usable = candidates.filter { $0.fmtp.contains("packetization-mode=1") }
+        let baseline = usable.first { $0.fmtp.contains("profile-level-id=42e0") || $0.fmtp.contains("profile-level-id=42c0") }
+        return (baseline ?? usable.first)?.payloadType
+    }
+
+    /// The mid of m-line `index`, for candidates sent to browsers.
+    func mid(ofLine index: Int) -> String? {
+        lines.indices.contains(index) ? lines[index].mid : nil
+    }
+}
+
+extension Substring {
+    func dropPrefix(_ prefix: String) -> String? {
+        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : nil
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import HummingbirdWSClient
+import Logging
+import Synchronization
+
+/// The WebSocket to the signalling server. It reconnects with backoff for as long as
+/// it runs; the gateway hears of each connection and registers again on it.
+final class SignallingClient: Sendable {
+    enum Event: Sendable {
+        case connected
+        case text(String)
+        case disconnected(reason: String)
+    }
+
+    private let url: String
+    private let logger: Logger
+    private let outbox = Mutex<AsyncStream<String>.Continuation?>(nil)
+
+    init(url: String, logger: Logger) {
+        self.url = url
+        self.logger = logger
+    }
+
+    /// Sends a text frame on the current connection; dropped while disconnected
+    /// (a peer that misses it is renegotiated after the reconnect).
+    func send(_ text: String) {
+        _ = outbox.withLock { $0?.yield(text) }
+    }
+
+    /// Connects again and again until cancelled, reporting to `events`. The outcome of
+    /// the first attempt goes to `firstConnection`; when it fails, `run` returns.
+    func run(events: @escaping @Sendable (Event) -> Void, firstConnection: @escaping @Sendable (Result<Void, GatewayError>) -> Void) async {
+        var delay = Duration.milliseconds(250)
+        var reportedFirst = false
+        while !Task.isCancelled {
+            let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+            let isFirst = !reportedFirst
+            var reason = "closed by the server"
+            do {
+                let close = try await WebSocketClient.connect(
+                    url: url,
+                    configuration: .init(maxFrameSize: 1 << 22, autoPing: .enabled(timePeriod: .seconds(20))),
+                    logger: logger
+                ) { inbound, outbound, _ in
+                    self.outbox.withLock { $0 = continuation }
+                    if isFirst { firstConnection(.success(())) }
+                    events(.connected)
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for await text in stream { try await outbound.write(.text(text)) }
+                        }
+                        group.addTask {
+                            for try await message in inbound.messages(maxSize: 1 << 22) {
+                                if case .text(let text) = message { events(.text(text)) }
+                            }
+                        }
+                        try await group.next()
+                        group.cancelAll()
+                    }
+                }
+                if let close { reason = "closed by the server (\(close.closeCode)\(close.reason.map { ": \($0)" } ?? ""))" }
+            } catch {
+                reason = "\(error)"
+            }
+            let wasConnected = outbox.withLock { current in
+                defer { current = nil }
+                return current != nil
+            }
+            continuation.finish()
+            if !reportedFirst && !wasConnected {
+                firstConnection(.failure(GatewayError("cannot reach the signalling server at \(url): \(reason); check --server and that `meshgate serve` runs there")))
+                return
+            }
+            reportedFirst = true
+            if wasConnected {
+                events(.disconnected(reason: reason))
+                delay = .milliseconds(250)
+            }
+            if Task.isCancelled { return }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(8))
+        }
+    }
+
+    /// Ends the current connection; `run` then returns once cancelled.
+    func close() {
+        outbox.withLock { $0?.finish() }
+    }
+}
