@@ -63,12 +63,31 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeshProtocolTests", dependencies: ["MeshProtocol"]),
+        .target(
+            name: "MeshTestSupport",
+            dependencies: [
+                "MeshServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/MeshTestSupport"
+        ),
         .testTarget(
             name: "MeshServerTests",
             dependencies: [
                 "MeshServer",
+                "MeshTestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "MeshGatewayTests",
+            dependencies: [
+                "MeshGateway",
+                "GStreamer",
+                "MeshTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

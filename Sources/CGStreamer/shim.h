@@ -119,24 +119,6 @@ static inline gint mg_object_get_enum(gpointer object, const char *property) {
     g_object_get(object, property, &value, NULL);
     return value;
 }
-static inline GstWebRTCRTPTransceiver *mg_webrtc_get_transceiver(GstElement *webrtc, gint index) {
-    GstWebRTCRTPTransceiver *transceiver = NULL;
-    g_signal_emit_by_name(webrtc, "get-transceiver", index, &transceiver);
-    return transceiver;
-}
-static inline GstWebRTCRTPTransceiver *mg_pad_transceiver(GstPad *pad) {
-    GstWebRTCRTPTransceiver *transceiver = NULL;
-    g_object_get(pad, "transceiver", &transceiver, NULL);
-    return transceiver;
-}
-static inline void mg_transceiver_set_codec_preferences(GstWebRTCRTPTransceiver *transceiver, GstCaps *caps) {
-    g_object_set(transceiver, "codec-preferences", caps, NULL);
-}
-static inline guint mg_transceiver_mline(GstWebRTCRTPTransceiver *transceiver) {
-    guint mline = 0;
-    g_object_get(transceiver, "mlineindex", &mline, NULL);
-    return mline;
-}
 
 // --- promise replies ------------------------------------------------------------
 

@@ -33,6 +33,9 @@ public final class Pad: @unchecked Sendable {
         return gst_pad_query_caps(pointer, nil).map(Caps.init(adopting:))
     }
 
+    /// Whether caps have been negotiated on this pad (data is about to flow or flows).
+    public var hasCurrentCaps: Bool { gst_pad_has_current_caps(pointer) != 0 }
+
     public var peer: Pad? { gst_pad_get_peer(pointer).map(Pad.init(adopting:)) }
 
     public func link(_ sink: Pad) throws(GStreamerError) {
@@ -47,7 +50,8 @@ public final class Pad: @unchecked Sendable {
         gst_pad_unlink(pointer, sink.pointer) != 0
     }
 
-    /// Sends an event into the pad (upstream events into a source pad).
+    /// Asks for a keyframe with its parameter sets: sent into an encoder's source pad it makes
+    /// one; into a sink pad it travels upstream (out of webrtcbin as a PLI).
     @discardableResult
     public func requestKeyframe() -> Bool { mg_request_keyframe(pointer) != 0 }
 
@@ -95,7 +99,7 @@ public final class Pad: @unchecked Sendable {
         gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, eosProbe, box.retainedPointer, releaseBox)
     }
 
-    /// Counts buffers passing this pad into `counter`; calls `first` at the first one.
+    /// Counts buffers passing this pad into `counter`.
     public func countBuffers(into counter: BufferCounter) {
         let retained = Unmanaged.passRetained(counter).toOpaque()
         gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, countProbe, retained, releaseBox)
@@ -105,14 +109,20 @@ public final class Pad: @unchecked Sendable {
 /// A count of buffers kept by a probe on a streaming thread and read by the control loop.
 public final class BufferCounter: Sendable {
     private let count = Atomic<Int>(0)
+    private let decodable = Atomic<Bool>(false)
     private let onFirst: @Sendable () -> Void
 
+    /// `onFirst` runs at the first buffer that decodes on its own (a keyframe; any audio buffer).
     public init(onFirst: @escaping @Sendable () -> Void = {}) { self.onFirst = onFirst }
 
     public var value: Int { count.load(ordering: .relaxed) }
 
-    fileprivate func increment() {
-        if count.wrappingAdd(1, ordering: .relaxed).oldValue == 0 { onFirst() }
+    /// Whether a buffer that decodes on its own has passed.
+    public var sawKeyframe: Bool { decodable.load(ordering: .relaxed) }
+
+    fileprivate func count(keyframe: Bool) {
+        count.wrappingAdd(1, ordering: .relaxed)
+        if keyframe, !decodable.exchange(true, ordering: .relaxed) { onFirst() }
     }
 }
 
@@ -145,7 +155,9 @@ private let eosProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutab
     return GST_PAD_PROBE_OK
 }
 
-private let countProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, _, data in
-    if let data { Unmanaged<BufferCounter>.fromOpaque(data).takeUnretainedValue().increment() }
+private let countProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, info, data in
+    guard let data, let buffer = info?.pointee.data?.assumingMemoryBound(to: GstBuffer.self) else { return GST_PAD_PROBE_OK }
+    let delta = buffer.pointee.mini_object.flags & GST_BUFFER_FLAG_DELTA_UNIT.rawValue != 0
+    Unmanaged<BufferCounter>.fromOpaque(data).takeUnretainedValue().count(keyframe: !delta)
     return GST_PAD_PROBE_OK
 }

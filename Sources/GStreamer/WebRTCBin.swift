@@ -28,13 +28,6 @@ public enum PeerConnectionState: String, Sendable {
 public enum TransceiverDirection: Sendable {
     case sendrecv, recvonly
 
-    var nick: String {
-        switch self {
-        case .sendrecv: "sendrecv"
-        case .recvonly: "recvonly"
-        }
-    }
-
     var raw: GstWebRTCRTPTransceiverDirection {
         switch self {
         case .sendrecv: GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
@@ -95,18 +88,6 @@ public final class WebRTCBin: Element, @unchecked Sendable {
     public func addTransceiver(_ direction: TransceiverDirection, caps: Caps) -> Bool {
         guard let transceiver = mg_webrtc_add_transceiver(pointer, direction.raw, caps.pointer) else { return false }
         mg_gobject_unref(UnsafeMutableRawPointer(transceiver))
-        return true
-    }
-
-    /// Sets the direction, and optionally the codecs, of the transceiver of m-line `index`
-    /// (one made from a remote offer). Returns false when there is no such transceiver.
-    @discardableResult
-    public func configureTransceiver(_ index: Int, direction: TransceiverDirection, codecs: Caps? = nil) -> Bool {
-        guard let transceiver = mg_webrtc_get_transceiver(pointer, gint(index)) else { return false }
-        let object = UnsafeMutableRawPointer(transceiver)
-        defer { mg_gobject_unref(object) }
-        gst_util_set_object_arg(object.assumingMemoryBound(to: GObject.self), "direction", direction.nick)
-        if let codecs { mg_transceiver_set_codec_preferences(transceiver, codecs.pointer) }
         return true
     }
 

@@ -9,7 +9,7 @@ extension VideoCodec {
     func encoder(name: String, bitrate: Int, fps: Int) -> String {
         switch self {
         case .vp8:
-            "vp8enc name=\(name) deadline=1 cpu-used=8 threads=2 lag-in-frames=0 error-resilient=partitions "
+            "vp8enc name=\(name) deadline=1 cpu-used=8 lag-in-frames=0 error-resilient=partitions "
                 + "end-usage=cbr target-bitrate=\(bitrate * 1000) keyframe-max-dist=\(fps * 5)"
         case .h264:
             // Constrained baseline with SPS/PPS before every keyframe: what every browser decodes.
@@ -68,9 +68,11 @@ struct ReceivedCodec {
 
     init?(encodingName: String) {
         switch encodingName.uppercased() {
-        case "VP8": (kind, depayloader) = (.video, "rtpvp8depay")
-        case "VP9": (kind, depayloader) = (.video, "rtpvp9depay")
-        case "H264": (kind, depayloader) = (.video, "rtph264depay ! h264parse")
+        // Asking for a keyframe on loss (a PLI to the sender) and dropping what cannot decode
+        // until it comes keeps recordings playable from their first frame.
+        case "VP8": (kind, depayloader) = (.video, "rtpvp8depay request-keyframe=true wait-for-keyframe=true")
+        case "VP9": (kind, depayloader) = (.video, "rtpvp9depay request-keyframe=true wait-for-keyframe=true")
+        case "H264": (kind, depayloader) = (.video, "rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse")
         case "OPUS": (kind, depayloader) = (.audio, "rtpopusdepay")
         default: return nil
         }

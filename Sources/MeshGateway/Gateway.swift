@@ -11,6 +11,8 @@ public final class Gateway: Sendable {
         case signalling(SignallingClient.Event)
         case webrtc(PeerID, serial: Int, WebRTCEvent)
         case firstFrame(PeerID, serial: Int)
+        /// Time for a recording's streams to have started.
+        case recordingDue(PeerID, serial: Int)
         /// The offerer's fallback for a negotiation-needed signal that never came.
         case offerDue(PeerID, serial: Int)
         case bus(BusMessage)

@@ -11,8 +11,6 @@ public struct GatewayConfiguration: Sendable {
     public var audio: AudioSource = .test
     /// A preset's gst-launch description, used instead of `video` and `audio`.
     public var preset: Preset? = nil
-    /// Play a `file:` source again and again instead of leaving at its end.
-    public var loop = false
 
     public var videoCodec: VideoCodec = .vp8
     public var width = 640

@@ -155,9 +155,19 @@ final class GatewayLoop {
         case .webrtc(let id, let serial, let event):
             guard let session = peers[id], session.serial == serial else { return }
             await handle(event, of: session)
-        case .offerDue(let id, let serial):
+        case .recordingDue(let id, let serial):
             guard let session = peers[id], session.serial == serial else { return }
-            await makeOffer(session)
+            session.endMissingRecordedStreams()
+        case .offerDue(let id, let serial):
+            guard let session = peers[id], session.serial == serial, !session.offerSent else { return }
+            if let ready = session.sendersReadySince, ContinuousClock.now - ready > .milliseconds(200) {
+                await makeOffer(session)
+            } else if ContinuousClock.now - session.started > .seconds(5) {
+                logger.warning("sending branches have no caps yet; offering anyway", metadata: ["peer": "\(id)"])
+                await makeOffer(session)
+            } else {
+                checkOffer(id, serial: serial, after: .milliseconds(50))
+            }
         case .firstFrame(let id, let serial):
             guard let session = peers[id], session.serial == serial else { return }
             let elapsed = ContinuousClock.now - session.started
@@ -264,11 +274,19 @@ final class GatewayLoop {
         }
     }
 
+    private func checkOffer(_ id: PeerID, serial: Int, after delay: Duration) {
+        Task { [post = gateway.post] in
+            try? await Task.sleep(for: delay)
+            post.yield(.offerDue(id, serial: serial))
+        }
+    }
+
     private func makeOffer(_ session: PeerSession) async {
         guard session.role == .offerer, !session.offerSent else { return }
         session.offerSent = true
         do {
             let offer = try await session.webrtc.createOffer()
+            logger.trace("offer", metadata: ["peer": "\(session.id)", "sdp": "\(offer)"])
             try await session.setLocal(.offer, offer)
             send(Message(type: .sendOffer, id: configuration.id, targetId: session.id,
                          username: configuration.name ?? configuration.id, sdp: .offer(offer)))
@@ -311,6 +329,12 @@ final class GatewayLoop {
         let session = try PeerSession(
             id: id, serial: serial, role: role, pipeline: pipeline, configuration: configuration,
             firstFrame: { post.yield(.firstFrame(id, serial: serial)) },
+            recorderStarted: {
+                Task {
+                    try? await Task.sleep(for: .seconds(3))
+                    post.yield(.recordingDue(id, serial: serial))
+                }
+            },
             events: { post.yield(.webrtc(id, serial: serial, $0)) }
         )
         peers[id] = session
@@ -334,12 +358,9 @@ final class GatewayLoop {
                 session.addReceiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
             }
             session.start()
-            // webrtcbin 1.22 can miss on-negotiation-needed when the sink pads get caps at the
-            // same moment on two threads; offer anyway once the caps have surely arrived.
-            Task { [post = gateway.post, serial = session.serial] in
-                try? await Task.sleep(for: .milliseconds(500))
-                post.yield(.offerDue(id, serial: serial))
-            }
+            // webrtcbin 1.22 can miss on-negotiation-needed when its sink pads get caps at the same
+            // moment on two threads; offer as soon as they all have caps, whichever comes first.
+            checkOffer(id, serial: session.serial, after: .milliseconds(50))
         } catch {
             logger.error("cannot connect to peer", metadata: ["peer": "\(id)", "reason": "\(error.description)"])
             await removePeer(id, reason: "failed")
@@ -354,7 +375,7 @@ final class GatewayLoop {
             try await session.setRemote(.offer, sdp)
             let offer = SDPSummary(sdp)
             let codec = configuration.videoCodec
-            for (index, line) in offer.lines.enumerated() {
+            for line in offer.lines {
                 guard let kind = MediaKind(rawValue: line.kind) else { continue }
                 let sends = kind == .video ? sendGraph.sendsVideo : sendGraph.sendsAudio
                 let name = kind == .video ? codec.encodingName : Opus.encodingName
@@ -367,10 +388,11 @@ final class GatewayLoop {
                     if sends, line.receives {
                         logger.warning("peer does not take our codec; sending it no \(kind.rawValue)", metadata: ["peer": "\(id)", "codec": "\(name)"])
                     }
-                    session.webrtc.configureTransceiver(index, direction: .recvonly, codecs: receivableCaps(of: line))
+                    if let caps = receivableCaps(of: line) { session.addReceiveOnly(caps: caps) }
                 }
             }
             let answer = try await session.webrtc.createAnswer()
+            logger.trace("answer", metadata: ["peer": "\(id)", "sdp": "\(answer)"])
             try await session.setLocal(.answer, answer)
             send(Message(type: .sendAnswer, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: .answer(answer)))
         } catch let error as GStreamerError {
@@ -383,13 +405,13 @@ final class GatewayLoop {
     }
 
     /// The codecs of an offered m-line that MeshGate can record, with the offer's payload types.
-    private func receivableCaps(of line: SDPSummary.MediaLine) -> Caps? {
+    private func receivableCaps(of line: SDPSummary.MediaLine) -> String? {
         let structures = line.codecs.filter { ReceivedCodec.names.contains($0.encodingName) }.map { codec in
             let media = line.kind
             let rate = media == "audio" ? 48000 : 90000
             return "application/x-rtp,media=\(media),encoding-name=\(codec.encodingName),payload=\(codec.payloadType),clock-rate=\(rate)"
         }
-        return structures.isEmpty ? nil : Caps(structures.joined(separator: ";"))
+        return structures.isEmpty ? nil : structures.joined(separator: ";")
     }
 
     private func removePeers(notIn list: UserList) async {
@@ -423,7 +445,8 @@ final class GatewayLoop {
         GatewaySnapshot(
             registered: registered,
             peers: peers.values.sorted { $0.id < $1.id }.map {
-                .init(id: $0.id, state: $0.state.rawValue, videoBuffers: $0.received.value, audioBuffers: $0.receivedAudio.value, recording: $0.recordingPath)
+                .init(id: $0.id, state: $0.state.rawValue, videoBuffers: $0.received.value, audioBuffers: $0.receivedAudio.value,
+                      decodableVideo: $0.received.sawKeyframe, recording: $0.recordingPath)
             },
             pipelineElements: pipeline.childCount
         )

@@ -8,6 +8,8 @@ public struct GatewaySnapshot: Sendable {
         /// Depayloaded video and audio buffers received so far.
         public let videoBuffers: Int
         public let audioBuffers: Int
+        /// Whether a video keyframe has come: from then on its video decodes.
+        public let decodableVideo: Bool
         public let recording: String?
     }
 

@@ -12,6 +12,7 @@ final class PeerSession {
         let tee: Element
         let teePad: Pad
         let bin: Bin
+        let webrtcPad: Pad
     }
 
     let id: PeerID
@@ -37,11 +38,14 @@ final class PeerSession {
     /// Depayloaded video buffers received; the first one is the "first frame" status line.
     let received: BufferCounter
     let receivedAudio = BufferCounter()
+    private let recorderStarted: @Sendable () -> Void
 
     init(id: PeerID, serial: Int, role: Role, pipeline: Pipeline, configuration: GatewayConfiguration,
          firstFrame: @escaping @Sendable () -> Void,
+         recorderStarted: @escaping @Sendable () -> Void,
          events: @escaping @Sendable (WebRTCEvent) -> Void) throws(GatewayError) {
         received = BufferCounter(onFirst: firstFrame)
+        self.recorderStarted = recorderStarted
         self.id = id
         self.serial = serial
         self.role = role
@@ -69,11 +73,11 @@ final class PeerSession {
                   let sink = bin.staticPad("sink"), let source = bin.staticPad("src") else {
                 throw GStreamerError("cannot make a sending branch for \(caps)")
             }
-            pipeline.add(bin)
-            sendBranches.append(SendBranch(tee: tee, teePad: teePad, bin: bin))
             guard let webrtcPad = webrtc.requestPad("sink_%u", caps: rtpCaps) else {
                 throw GStreamerError("webrtcbin has no m-line for \(caps)")
             }
+            pipeline.add(bin)
+            sendBranches.append(SendBranch(tee: tee, teePad: teePad, bin: bin, webrtcPad: webrtcPad))
             try source.link(webrtcPad)
             bin.syncStateWithParent()
             try teePad.link(sink)
@@ -82,10 +86,20 @@ final class PeerSession {
         }
     }
 
-    /// Offers to receive a kind this gateway does not send.
+    /// Receives a kind this gateway does not send (in an offer, or matching an offered m-line).
     func addReceiveOnly(caps: String) {
         if let caps = Caps(caps) { webrtc.addTransceiver(.recvonly, caps: caps) }
     }
+
+    /// Since when every sending branch has had caps: webrtcbin builds an offer's m-lines from
+    /// them, and takes them a moment after the pad has them.
+    var sendersReadySince: ContinuousClock.Instant? {
+        get {
+            if readySince == nil, sendBranches.allSatisfy({ $0.webrtcPad.hasCurrentCaps }) { readySince = .now }
+            return readySince
+        }
+    }
+    private var readySince: ContinuousClock.Instant?
 
     func start() {
         webrtc.syncStateWithParent()
@@ -115,7 +129,11 @@ final class PeerSession {
 
     /// Links a pad of remote media to the recorder or a counting sink, then lets it flow.
     func receive(_ pad: Pad, blockProbe: UInt, recordDirectory: String?, playAudio: String?) throws(GatewayError) {
-        defer { pad.removeProbe(blockProbe) }
+        defer {
+            pad.removeProbe(blockProbe)
+            // Ask the sender for a keyframe (a PLI) rather than wait for its next one.
+            if pad.caps?.string("media") == "video" { pad.peer?.requestKeyframe() }
+        }
         guard let caps = pad.caps, let encoding = caps.string("encoding-name"),
               let codec = ReceivedCodec(encodingName: encoding) else {
             // Something we cannot unpack: let it run into a fakesink rather than stall webrtcbin.
@@ -155,12 +173,18 @@ final class PeerSession {
         }
     }
 
+    /// Ends the recording's streams that have not started by now.
+    func endMissingRecordedStreams() {
+        recorder?.endMissingStreams()
+    }
+
     private func recorderFor(directory: String) throws(GatewayError) -> Recorder {
         if let recorder { return recorder }
         // The remote description says what the peer sends; the muxer needs all its pads before it starts.
         let kinds = Set((remoteSummary?.lines ?? []).filter(\.sends).compactMap { MediaKind(rawValue: $0.kind) })
         let recorder = try Recorder(directory: directory, peerID: id, kinds: kinds.isEmpty ? [.video, .audio] : kinds, pipeline: pipeline)
         self.recorder = recorder
+        recorderStarted()
         return recorder
     }
 

@@ -10,6 +10,7 @@ final class Recorder {
     private let muxer: Element
     private let sink: Element
     private var pads: [MediaKind: Pad] = [:]
+    private var ended: Set<MediaKind> = []
 
     init(directory: String, peerID: PeerID, kinds: Set<MediaKind>, pipeline: Pipeline) throws(GatewayError) {
         path = Self.newPath(directory: directory, peerID: peerID)
@@ -40,7 +41,7 @@ final class Recorder {
 
     /// Links a depayloaded stream to the muxer pad of its kind.
     func attach(_ source: Pad, kind: MediaKind) throws(GatewayError) {
-        guard let pad = pads[kind], pad.peer == nil else {
+        guard let pad = pads[kind], pad.peer == nil, !ended.contains(kind) else {
             throw GatewayError("the recording of \(path) takes no more \(kind.rawValue)")
         }
         do {
@@ -50,14 +51,21 @@ final class Recorder {
         }
     }
 
+    /// Ends the streams that have not come (a peer may announce audio and send none): the
+    /// muxer waits for every stream before it writes, so the others would stall.
+    func endMissingStreams() {
+        for (kind, pad) in pads where pad.peer == nil && !ended.contains(kind) {
+            ended.insert(kind)
+            pad.sendEOS()
+        }
+    }
+
     /// Waits (at most 5 s) until the file is written, then removes the elements. The caller
     /// has sent end-of-stream into the linked streams; kinds that never came are ended here.
     func finish() async {
         let written = AsyncStream<Void>.makeStream()
         sink.staticPad("sink")?.onEOS { written.continuation.yield() }
-        for pad in pads.values where pad.peer == nil {
-            pad.sendEOS()
-        }
+        endMissingStreams()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { for await _ in written.stream { return } }
             group.addTask { try? await Task.sleep(for: .seconds(5)) }

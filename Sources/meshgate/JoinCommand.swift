@@ -34,9 +34,6 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Send from a preset (a name `meshgate pipelines` lists, or a file) instead of --video/--audio.", valueName: "FILE"))
     var pipeline: String?
 
-    @Flag(help: "Play a file: source again and again instead of leaving at its end.")
-    var loop = false
-
     @Option(help: "Video codec to send: vp8 or h264 (constrained baseline).")
     var videoCodec: VideoCodec = .vp8
 
@@ -108,7 +105,6 @@ struct JoinCommand: AsyncParsableCommand {
         }
         configuration.video = try videoSource(resolveAuto: resolveAuto)
         configuration.audio = try audioSource(resolveAuto: resolveAuto)
-        configuration.loop = loop
         configuration.videoCodec = videoCodec
         let dimensions = size.split(separator: "x").compactMap { Int($0) }
         guard dimensions.count == 2, (16...7680).contains(dimensions[0]), (16...4320).contains(dimensions[1]),

@@ -2,6 +2,7 @@ import Foundation
 import MeshProtocol
 import NIOSSL
 import Testing
+import MeshTestSupport
 @testable import MeshServer
 
 /// Token, TLS, the status page and shutdown.

@@ -1,5 +1,6 @@
 import MeshProtocol
 import Testing
+import MeshTestSupport
 @testable import MeshServer
 
 /// Many clients joining and leaving at once: every view ends up the same.

@@ -1,5 +1,6 @@
 import MeshProtocol
 import Testing
+import MeshTestSupport
 @testable import MeshServer
 
 /// Bad input gets its error, and the room keeps working for everyone else.

@@ -1,5 +1,6 @@
 import MeshProtocol
 import Testing
+import MeshTestSupport
 @testable import MeshServer
 
 /// PROTOCOL.md's rules against the real server over real WebSockets.

@@ -1,5 +1,6 @@
 import MeshProtocol
 import Testing
+import MeshTestSupport
 @testable import MeshServer
 
 /// The room rules without any network.

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import MeshTestSupport
 #endif
 
 /// A bare TCP socket on loopback, for what a WebSocket library will not do:

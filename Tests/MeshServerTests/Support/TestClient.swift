@@ -4,6 +4,7 @@ import Logging
 import MeshProtocol
 import NIOSSL
 import Synchronization
+import MeshTestSupport
 
 /// A real WebSocket client (HummingbirdWSClient) that records what it receives.
 final class TestClient: Sendable {

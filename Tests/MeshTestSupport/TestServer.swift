@@ -4,13 +4,13 @@ import ServiceLifecycle
 import Synchronization
 
 /// A real ``MeshServer`` on an ephemeral loopback port, for one test.
-final class TestServer: Sendable {
-    let server: MeshServer
-    let port: Int
+public final class TestServer: Sendable {
+    public let server: MeshServer
+    public let port: Int
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    var url: String { "\(server.configuration.tls == nil ? "ws" : "wss")://127.0.0.1:\(port)" }
+    public var url: String { "\(server.configuration.tls == nil ? "ws" : "wss")://127.0.0.1:\(port)" }
 
     private init(server: MeshServer, port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
         self.server = server
@@ -19,10 +19,11 @@ final class TestServer: Sendable {
         self.task = task
     }
 
-    static func start(_ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    /// Starts a server on `port` (0: any free port), configured by `configure`.
+    public static func start(port: Int = 0, _ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
-        configuration.port = 0
+        configuration.port = port
         configure(&configuration)
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
@@ -38,19 +39,20 @@ final class TestServer: Sendable {
     }
 
     /// Graceful shutdown, as SIGTERM does it; waits until the server has stopped.
-    func stop() async throws {
+    public func stop() async throws {
         await group.triggerGracefulShutdown()
         try await task.value
     }
 }
 
-struct Timeout: Error, CustomStringConvertible {
-    let description: String
+public struct Timeout: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Polls until `probe` gives a value; only a guard against hangs, not a timing assertion.
 @discardableResult
-func eventually<T>(
+public func eventually<T>(
     _ what: String,
     within limit: Duration = .seconds(10),
     _ probe: () async throws -> T?

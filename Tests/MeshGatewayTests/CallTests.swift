@@ -1,0 +1,137 @@
+import Foundation
+import MeshGateway
+import MeshTestSupport
+import Testing
+
+/// Gateways in real calls: real pipelines and webrtcbins over loopback ICE, the real server.
+/// Serialized: each gateway encodes video, and the machine has two cores.
+@Suite(.serialized)
+struct CallTests {
+    @Test(arguments: VideoCodec.allCases)
+    func twoGatewaysRecordEachOther(codec: VideoCodec) async throws {
+        try await Call.run { call in
+            let alice = try await call.join("alice") { $0.videoCodec = codec }
+            let bob = try await call.join("bob") { $0.videoCodec = codec }
+            try await alice.waitForMedia(from: ["bob"])
+            try await bob.waitForMedia(from: ["alice"])
+            try await Task.sleep(for: .seconds(1.5))
+            try await bob.leave()
+            try await alice.leave()
+            try await expectRecording(alice.recordings(of: "bob").first)
+            try await expectRecording(bob.recordings(of: "alice").first)
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func aReceiveOnlyGatewayRecordsASender(recorderFirst: Bool) async throws {
+        try await Call.run { call in
+            let recorder: TestGateway, sender: TestGateway
+            if recorderFirst {
+                recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
+                sender = try await call.join("sender", record: false)
+            } else {
+                sender = try await call.join("sender", record: false)
+                recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
+            }
+            try await recorder.waitForMedia(from: ["sender"])
+            try await Task.sleep(for: .seconds(1.5))
+            try await sender.leave()
+            try await eventually("the recording to be finalised") { await recorder.snapshot().peers.isEmpty ? true : nil }
+            try await expectRecording(recorder.recordings(of: "sender").first)
+        }
+    }
+
+    @Test func threeGatewaysEachRecordBothOthers() async throws {
+        try await Call.run { call in
+            let ids = ["ann", "ben", "cat"]
+            var gateways: [TestGateway] = []
+            for id in ids { gateways.append(try await call.join(id)) }
+            for gateway in gateways { try await gateway.waitForMedia(from: ids.filter { $0 != gateway.id }) }
+            try await Task.sleep(for: .seconds(1.5))
+            for gateway in gateways { try await gateway.leave() }
+            for gateway in gateways {
+                for other in ids where other != gateway.id {
+                    try await expectRecording(gateway.recordings(of: other).first)
+                }
+            }
+        }
+    }
+
+    @Test func aPeerLeavesMidCallAndTheOthersCarryOn() async throws {
+        try await Call.run { call in
+            let ann = try await call.join("ann")
+            let ben = try await call.join("ben")
+            try await ann.waitForMedia(from: ["ben"])
+            let withOnePeer = await ann.snapshot().pipelineElements
+            let cat = try await call.join("cat")
+            try await ann.waitForMedia(from: ["ben", "cat"])
+            try await Task.sleep(for: .seconds(1.5))
+            try await cat.leave()
+            try await eventually("ann to drop cat") { await ann.snapshot().peers.map(\.id) == ["ben"] ? true : nil }
+            #expect(await ann.snapshot().pipelineElements == withOnePeer)
+            let before = await ann.videoBuffers(from: "ben")
+            try await eventually("more video from ben after cat left") { await ann.videoBuffers(from: "ben") > before + 10 ? true : nil }
+            try await expectRecording(ann.recordings(of: "cat").first)
+            try await ben.leave()
+            try await ann.leave()
+            try await expectRecording(ann.recordings(of: "ben").first)
+        }
+    }
+
+    /// 20 peers come and go; the pipeline's elements and the process's threads come back to where they were.
+    @Test(.disabled("about 3 threads stay per join/leave cycle (see README, Known problems)"))
+    func twentyJoinsAndLeavesLeaveNothingBehind() async throws {
+        try await Call.run { call in
+            let host = try await call.join("host", record: false)
+            let warmup = try await call.join("warmup", record: false)
+            try await host.waitForMedia(from: ["warmup"])
+            try await warmup.leave()
+            try await eventually("host to be alone") { await host.snapshot().peers.isEmpty ? true : nil }
+            let elements = await host.snapshot().pipelineElements
+            let threads = threadCount()
+            for cycle in 1...20 {
+                let guest = try await call.join("guest\(cycle)", record: false) { $0.video = .none; $0.audio = .none }
+                try await guest.waitForMedia(from: ["host"])
+                try await guest.leave()
+            }
+            try await eventually("host to be alone") { await host.snapshot().peers.isEmpty ? true : nil }
+            #expect(await host.snapshot().pipelineElements == elements)
+            // GStreamer's thread pools may keep a few idle threads; a leak would be dozens.
+            let after = try? await eventually("threads to wind down") { threadCount() <= threads + 4 ? true : nil }
+            #expect(after != nil, "threads: \(threads) before, \(threadCount()) after")
+        }
+    }
+
+    @Test func aLateJoinerDecodesVideoWithinTwoSeconds() async throws {
+        try await Call.run { call in
+            _ = try await call.join("ann", record: false)
+            try await Task.sleep(for: .seconds(2))
+            let joining = ContinuousClock.now
+            let ben = try await call.join("ben")
+            try await eventually("a keyframe from ann", within: .seconds(10)) {
+                await ben.snapshot().peers.first { $0.id == "ann" }?.decodableVideo == true ? true : nil
+            }
+            let elapsed = ContinuousClock.now - joining
+            #expect(elapsed < .seconds(2), "first decodable frame after \(elapsed)")
+            try await Task.sleep(for: .seconds(1))
+            try await ben.leave()
+            try await expectRecording(ben.recordings(of: "ann").first)
+        }
+    }
+}
+
+/// Threads of this process now.
+func threadCount() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+}
+
+/// The recording plays, and holds video of the configured size and audio.
+func expectRecording(_ path: String?, width: Int = 320, height: Int = 240, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let path = try #require(path, "no recording", sourceLocation: sourceLocation)
+    let media = try await DecodedMedia.decode(path)
+    #expect(media.videoFrames >= 5, "\(path): \(media.videoFrames) video frames", sourceLocation: sourceLocation)
+    #expect(media.width == width && media.height == height, "\(path): \(String(describing: media.width))x\(String(describing: media.height))", sourceLocation: sourceLocation)
+    withKnownIssue("audio from a peer that offered is at times never delivered (README, Known problems)", isIntermittent: true) {
+        #expect(media.audioBuffers > 0, "\(path): no audio", sourceLocation: sourceLocation)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import MeshTestSupport
+import Testing
+
+/// `meshgate join` as a user runs it: bad input gets one clear line and the exit code of DESIGN.md.
+@Suite(.serialized)
+struct CommandTests {
+    @Test(arguments: [
+        (["--size", "640"], "--size must be WIDTHxHEIGHT"),
+        (["--video", "webcam"], "--video must be auto, test"),
+        (["--audio", "pulse"], "--audio must be auto, test"),
+        (["--fps", "0"], "--fps must be between 1 and 120"),
+        (["--ice-ports", "9-1"], "--ice-ports must be MIN-MAX"),
+        (["--ice-address", "localhost"], "--ice-address must be an IP address"),
+        (["--server", "http://example.test/"], "--server must be a ws:// or wss:// URL"),
+        (["--pipeline", "no-such-preset"], "no preset 'no-such-preset'"),
+    ])
+    func aBadFlagValueIsAUsageError(arguments: [String], message: String) async throws {
+        let result = try await MeshgateProcess.run(["join"] + arguments)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+    }
+
+    @Test func aMissingCameraSaysWhatToDo() async throws {
+        try await expectFailure(["--video", "v4l2:/dev/video9", "--audio", "none"], saying: "no camera at /dev/video9: list cameras with `meshgate devices`")
+    }
+
+    @Test func anUnreadableFileSaysWhatToDo() async throws {
+        try await expectFailure(["--video", "file:/no/such/clip.mkv", "--audio", "none"], saying: "cannot read /no/such/clip.mkv")
+    }
+
+    @Test func aMissingElementSaysWhichOne() async throws {
+        let folder = try temporaryDirectory("preset")
+        let preset = "\(folder)/broken.pipeline"
+        try "# needs a plugin that is not there\nnosuchsrc ! identity name=video\n".write(toFile: preset, atomically: true, encoding: .utf8)
+        try await expectFailure(["--pipeline", preset], saying: "nosuchsrc")
+    }
+
+    @Test func anUnreachableServerSaysWhatToDo() async throws {
+        try await expectFailure(["--video", "test", "--audio", "none"], saying: "cannot reach the signalling server at ws://127.0.0.1:9/")
+    }
+
+    /// A join that fails at run time (exit 1) with `message` on stderr; port 9 has no server.
+    private func expectFailure(_ arguments: [String], saying message: String) async throws {
+        let result = try await MeshgateProcess.run(["join", "--server", "ws://127.0.0.1:9/"] + arguments)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+    }
+
+    @Test func pipelinesListsThePresets() async throws {
+        let result = try await MeshgateProcess.run(["pipelines"])
+        #expect(result.status == 0)
+        for name in ["camera", "clock", "test"] {
+            #expect(result.stdout.contains(name), "stdout: \(result.stdout)")
+        }
+    }
+
+    /// Without --server, join starts the server itself, prints its URL, and others can join it.
+    @Test func joinEmbedsTheServerAndLeavesAfterItsDuration() async throws {
+        let host = try MeshgateProcess(["join", "--port", "0", "--id", "host", "--video", "test", "--audio", "test",
+                                        "--size", "320x240", "--ice-address", "127.0.0.1", "--duration", "8"])
+        let url = try await eventually("the printed URL") { () -> String? in
+            guard let range = host.stderr.range(of: #"url=ws://localhost:\d+/"#, options: .regularExpression) else { return nil }
+            return String(host.stderr[range].dropFirst(4)).replacingOccurrences(of: "localhost", with: "127.0.0.1")
+        }
+        let guest = try await TestGateway.join(url, id: "guest")
+        try await guest.waitForMedia(from: ["host"])
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await host.exitCode() == 0)
+        try await eventually("the host to leave the guest's view") { await guest.snapshot().peers.isEmpty ? true : nil }
+        try await guest.leave()
+        try await expectRecording(guest.recordings(of: "host").first)
+    }
+
+    /// SIGTERM: close_connection, the recording finalised, exit 0.
+    @Test func sigtermLeavesCleanlyAndTheRecordingPlays() async throws {
+        try await Call.run { call in
+            _ = try await call.join("sender", record: false)
+            let folder = try temporaryDirectory("sigterm")
+            let recorder = try MeshgateProcess(["join", "--server", call.server.url + "/", "--id", "recorder", "--video", "none", "--audio", "none",
+                                                "--ice-address", "127.0.0.1", "--record", folder])
+            try await eventually("the recorder's first frame", within: .seconds(20)) { recorder.stderr.contains("first frame") ? true : nil }
+            try await Task.sleep(for: .seconds(1.5))
+            recorder.signal(SIGTERM)
+            #expect(try await recorder.exitCode() == 0, "stderr: \(recorder.stderr)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("sender-") }
+            try await expectRecording(files.first.map { "\(folder)/\($0)" })
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import GStreamer
+import MeshTestSupport
+import Synchronization
+
+/// What a recording holds, found by decoding all of it with GStreamer, as a player would.
+struct DecodedMedia {
+    let videoFrames: Int
+    let width: Int?
+    let height: Int?
+    let audioBuffers: Int
+
+    static func decode(_ path: String) async throws -> DecodedMedia {
+        GStreamer.initialize()
+        let pipeline = try Pipeline.parse(
+            "filesrc location=\"\(path)\" ! decodebin name=d "
+                + "d. ! video/x-raw ! videoconvert ! fakesink name=video sync=false async=false "
+                + "d. ! audio/x-raw ! audioconvert ! fakesink name=audio sync=false async=false")
+        let failure = Mutex<String?>(nil)
+        pipeline.onBusMessage { message in
+            if case .error(_, let text, _) = message { failure.withLock { $0 = text } }
+        }
+        let video = BufferCounter(), audio = BufferCounter()
+        let ended = Atomic<Int>(0)
+        var videoSink: Pad?
+        for (name, counter) in [("video", video), ("audio", audio)] {
+            guard let pad = pipeline.element(named: name)?.staticPad("sink") else { continue }
+            pad.countBuffers(into: counter)
+            pad.onEOS { ended.add(1, ordering: .relaxed) }
+            if name == "video" { videoSink = pad }
+        }
+        pipeline.setState(.playing)
+        // A file missing one kind never ends that branch; the deadline covers it.
+        _ = try? await eventually("\(path) to be decoded", within: .seconds(15)) { () -> Bool? in
+            ended.load(ordering: .relaxed) == 2 || failure.withLock({ $0 }) != nil ? true : nil
+        }
+        let caps = videoSink?.caps
+        pipeline.setState(.null)
+        pipeline.removeBusHandler()
+        if let error = failure.withLock({ $0 }) { throw Timeout(description: "\(path) does not play: \(error)") }
+        return DecodedMedia(videoFrames: video.value, width: caps?.int("width"), height: caps?.int("height"), audioBuffers: audio.value)
+    }
+}

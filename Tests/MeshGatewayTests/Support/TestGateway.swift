@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import MeshGateway
+import MeshTestSupport
+
+/// A real gateway (GStreamer pipeline, webrtcbins, WebSocket) in this process, for one test.
+final class TestGateway: Sendable {
+    let id: String
+    let gateway: Gateway
+    let recordDirectory: String?
+    private let task: Task<Void, any Error>
+
+    private init(id: String, gateway: Gateway, recordDirectory: String?, task: Task<Void, any Error>) {
+        self.id = id
+        self.gateway = gateway
+        self.recordDirectory = recordDirectory
+        self.task = task
+    }
+
+    /// Joins `url` with a small test pattern and tone, recording what it receives unless `record` is false;
+    /// returns once registered.
+    static func join(
+        _ url: String, id: String, record: Bool = true,
+        _ configure: (inout GatewayConfiguration) -> Void = { _ in }
+    ) async throws -> TestGateway {
+        var configuration = GatewayConfiguration()
+        configuration.serverURL = url
+        configuration.id = id
+        configuration.iceAddresses = ["127.0.0.1"]
+        configuration.width = 320
+        configuration.height = 240
+        configuration.fps = 15
+        configuration.bitrate = 300
+        if record { configuration.recordDirectory = try temporaryDirectory("rec-\(id)") }
+        configure(&configuration)
+        var logger = Logger(label: "test.gateway.\(id)")
+        logger.logLevel = ProcessInfo.processInfo.environment["MESHGATE_TEST_LOG"] == nil ? .critical : .trace
+        let gateway = Gateway(configuration: configuration, logger: logger)
+        let task = Task { try await gateway.run() }
+        let joined = TestGateway(id: id, gateway: gateway, recordDirectory: configuration.recordDirectory, task: task)
+        try await eventually("\(id) to register", within: .seconds(20)) { () async throws -> Bool? in
+            if task.isCancelled { return nil }
+            return await gateway.snapshot().registered ? true : nil
+        }
+        return joined
+    }
+
+    func snapshot() async -> GatewaySnapshot { await gateway.snapshot() }
+
+    /// Waits until decodable video from each of `ids` has arrived (audio: see `expectRecording`).
+    func waitForMedia(from ids: [String], within limit: Duration = .seconds(20)) async throws {
+        do {
+            try await eventually("\(id) to receive from \(ids)", within: limit) { () async -> Bool? in
+                let peers = await gateway.snapshot().peers
+                let receiving = ids.allSatisfy { id in peers.contains { $0.id == id && $0.decodableVideo } }
+                return receiving ? true : nil
+            }
+        } catch {
+            let peers = await gateway.snapshot().peers.map { "\($0.id) \($0.state) video \($0.videoBuffers) audio \($0.audioBuffers)" }
+            throw Timeout(description: "\(error); \(id) has: \(peers.joined(separator: ", "))")
+        }
+    }
+
+    /// The video buffers received from `peer` so far.
+    func videoBuffers(from peer: String) async -> Int {
+        await gateway.snapshot().peers.first { $0.id == peer }?.videoBuffers ?? 0
+    }
+
+    /// Leaves the call (close_connection, recordings finalised) and waits until it has.
+    func leave() async throws {
+        gateway.stop()
+        try await task.value
+    }
+
+    /// The recordings written so far, oldest first.
+    func recordings(of peer: String) -> [String] {
+        guard let recordDirectory else { return [] }
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: recordDirectory)) ?? []
+        return files.filter { $0.hasPrefix(peer + "-") && $0.hasSuffix(".mkv") }.sorted().map { "\(recordDirectory)/\($0)" }
+    }
+}
+
+/// A fresh folder under the system's temporary directory.
+func temporaryDirectory(_ prefix: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("meshgate-\(prefix)-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
