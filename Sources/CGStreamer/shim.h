@@ -92,6 +92,32 @@ static inline GstWebRTCRTPTransceiver *mg_webrtc_add_transceiver(GstElement *web
     g_signal_emit_by_name(webrtc, "add-transceiver", direction, caps, &transceiver);
     return transceiver;
 }
+/// Seeks the stream behind `element` (a decodebin) back to its start as a segment: the
+/// demuxer then posts segment-done at the end instead of end-of-stream. The seek goes
+/// upstream from the first source pad; one pad reaches the demuxer that feeds them all.
+static inline gboolean mg_element_seek_start_segment(GstElement *element, gboolean flush) {
+    GstIterator *pads = gst_element_iterate_src_pads(element);
+    GValue item = G_VALUE_INIT;
+    gboolean sent = FALSE;
+    if (gst_iterator_next(pads, &item) == GST_ITERATOR_OK) {
+        GstSeekFlags flags = GST_SEEK_FLAG_SEGMENT | (flush ? GST_SEEK_FLAG_FLUSH : GST_SEEK_FLAG_NONE);
+        GstEvent *seek = gst_event_new_seek(1.0, GST_FORMAT_TIME, flags, GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE);
+        sent = gst_pad_send_event(GST_PAD(g_value_get_object(&item)), seek);
+        g_value_unset(&item);
+    }
+    gst_iterator_free(pads);
+    return sent;
+}
+/// Fixes the codecs of the transceiver behind a requested sink pad; FALSE if webrtcbin has none.
+static inline gboolean mg_webrtc_pad_set_codec_preferences(GstPad *pad, GstCaps *caps) {
+    GstWebRTCRTPTransceiver *transceiver = NULL;
+    if (!g_object_class_find_property(G_OBJECT_GET_CLASS(pad), "transceiver")) return FALSE;
+    g_object_get(pad, "transceiver", &transceiver, NULL);
+    if (!transceiver) return FALSE;
+    g_object_set(transceiver, "codec-preferences", caps, NULL);
+    g_object_unref(transceiver);
+    return TRUE;
+}
 /// Only these addresses are used for ICE from now on (libnice never gathers loopback by itself).
 static inline gboolean mg_webrtc_add_local_address(GstElement *webrtc, const char *address) {
     GObject *agent = NULL;

@@ -82,6 +82,14 @@ public class Element: @unchecked Sendable {
         gst_element_sync_state_with_parent(pointer)
     }
 
+    /// Plays a decodebin's file again from its start as a segment, so that playback goes
+    /// on without end-of-stream and with running time that keeps counting. `flush` for
+    /// the first seek (it discards what is queued), not for the seeks at each segment-done.
+    @discardableResult
+    public func seekToStartAsSegment(flush: Bool) -> Bool {
+        mg_element_seek_start_segment(pointer, flush ? 1 : 0) != 0
+    }
+
     /// Keeps the element in its current state when its parent changes state.
     public func lockState(_ locked: Bool) {
         gst_element_set_locked_state(pointer, locked ? 1 : 0)

@@ -5,6 +5,8 @@ public enum BusMessage: Sendable {
     case error(source: String, message: String, debug: String?)
     case warning(source: String, message: String)
     case endOfStream
+    /// Every segment seek's segment has played to its end (see `seekToStartAsSegment`).
+    case segmentDone
 }
 
 /// The one pipeline of a process. Bus messages go to a handler on the posting
@@ -35,7 +37,7 @@ public final class Pipeline: Bin, @unchecked Sendable {
         self.init(sinking: gst_pipeline_new(name))
     }
 
-    /// Installs `handler` for errors, warnings and end-of-stream; other messages are dropped.
+    /// Installs `handler` for errors, warnings, end-of-stream and segment-done; other messages are dropped.
     public func onBusMessage(_ handler: @escaping @Sendable (BusMessage) -> Void) {
         guard let bus = mg_element_bus(pointer) else { return }
         defer { gst_object_unref(bus) }
@@ -73,6 +75,8 @@ private let busHandler: @convention(c) (UnsafeMutablePointer<GstBus>?, UnsafeMut
         box.body(.warning(source: source, message: consume(error)))
     case GST_MESSAGE_EOS:
         box.body(.endOfStream)
+    case GST_MESSAGE_SEGMENT_DONE:
+        box.body(.segmentDone)
     default:
         break
     }

@@ -91,6 +91,20 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         return true
     }
 
+    /// Requests a sink pad for RTP of `caps` and pins its transceiver to those codecs, so
+    /// offers and answers carry every field of `caps` (H.264's profile, say) even while
+    /// the payloader has not yet put them on its own caps.
+    public func requestSinkPad(caps: Caps) throws(GStreamerError) -> Pad {
+        guard let pad = requestPad("sink_%u", caps: caps) else {
+            throw GStreamerError("webrtcbin has no m-line for \(caps)")
+        }
+        guard mg_webrtc_pad_set_codec_preferences(pad.pointer, caps.pointer) != 0 else {
+            releaseRequestPad(pad)
+            throw GStreamerError("webrtcbin gave no transceiver for \(caps)")
+        }
+        return pad
+    }
+
     public func createOffer() async throws(GStreamerError) -> String {
         try await description(from: awaitPromise { mg_webrtc_create_offer(pointer, $0) }, field: "offer")
     }

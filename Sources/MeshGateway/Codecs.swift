@@ -40,13 +40,27 @@ extension VideoCodec {
         }
     }
 
-    func rtpCaps(pt: Int) -> String {
+    /// `profileLevelID` (H.264 only): an offer's, when answering it; ours otherwise.
+    func rtpCaps(pt: Int, profileLevelID: String = "42e01f") -> String {
         switch self {
         case .vp8: "application/x-rtp,media=video,encoding-name=VP8,payload=\(pt),clock-rate=90000"
         case .h264:
             "application/x-rtp,media=video,encoding-name=H264,payload=\(pt),clock-rate=90000,"
-                + "packetization-mode=(string)1,profile-level-id=(string)42e01f"
+                + "packetization-mode=(string)1,profile-level-id=(string)\(profileLevelID)"
         }
+    }
+
+    /// Constrained baseline at the lowest level that holds `width`x`height` at `fps`
+    /// (3.1, 4.0 or 5.1): x264 picks its level the same way, and a receiver may refuse
+    /// a stream above the level the SDP announced.
+    static func h264ProfileLevelID(width: Int, height: Int, fps: Int) -> String {
+        let macroblocks = ((width + 15) / 16) * ((height + 15) / 16)
+        let level = switch (macroblocks, macroblocks * fps) {
+        case (...3600, ...108_000): "1f"
+        case (...8192, ...245_760): "28"
+        default: "33"
+        }
+        return "42e0" + level
     }
 }
 

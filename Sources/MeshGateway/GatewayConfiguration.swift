@@ -11,6 +11,9 @@ public struct GatewayConfiguration: Sendable {
     public var audio: AudioSource = .test
     /// A preset's gst-launch description, used instead of `video` and `audio`.
     public var preset: Preset? = nil
+    /// Plays `file:` sources (and a preset's decodebins named `file…`) again and again
+    /// instead of leaving when they end.
+    public var loop = false
 
     public var videoCodec: VideoCodec = .vp8
     public var width = 640

@@ -17,6 +17,9 @@ final class GatewayLoop {
     private var nextSerial = 1
     private var registered = false
     private var everRegistered = false
+    /// Ids in the room lists since we last registered. After a reconnect, a peer missing
+    /// from the list may just not have reconnected yet; it left only once it was listed.
+    private var listedSinceRegistering: Set<PeerID> = []
     private var failure: GatewayError?
 
     init(gateway: Gateway) throws(GatewayError) {
@@ -71,6 +74,8 @@ final class GatewayLoop {
             throw GatewayError("cannot start the media: \(reason)")
         }
 
+        await startLooping()
+
         // webrtcbin makes its DTLS certificate when the first peer comes, taking seconds here;
         // making it now lets the first peer connect as fast as later ones.
         await Task.detached { _ = try? Element.make("dtlsdec") }.value
@@ -106,6 +111,29 @@ final class GatewayLoop {
         signalling.close()
         _ = await signallingTask.value
         if let failure { throw failure }
+    }
+
+    /// Decodebins that play their file in a loop: a preset's named `loop…`, and with
+    /// `--loop` those named `file…` (the `file:` sources and a preset's).
+    private var loopedDecoders: [Element] {
+        pipeline.elementNames.filter { name in
+            name == "loop" || name.hasPrefix("loop_") || (configuration.loop && (name == "file" || name.hasPrefix("file_")))
+        }.compactMap { pipeline.element(named: $0) }
+    }
+
+    /// Turns each looped file into a segment that restarts when it ends. The first seek
+    /// needs the demuxer ready, which takes a moment after the pipeline starts.
+    private func startLooping() async {
+        for decoder in loopedDecoders {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while !decoder.seekToStartAsSegment(flush: true) {
+                if ContinuousClock.now > deadline {
+                    logger.warning("cannot loop this file: it does not seek; it plays once", metadata: ["element": "\(decoder.name)"])
+                    break
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
     }
 
     private func startTimers() -> [Task<Void, Never>] {
@@ -199,6 +227,7 @@ final class GatewayLoop {
             if message.newUserId == configuration.id {
                 registered = true
                 everRegistered = true
+                listedSinceRegistering = Set(list.keys)
                 logger.info("registered", metadata: ["id": "\(configuration.id)", "server": "\(configuration.serverURL)", "others": "\(list.count - 1)"])
                 // As the newcomer we offer to everyone we are not already connected to.
                 for id in list.keys.sorted() where id != configuration.id && !isConnected(id) {
@@ -206,10 +235,13 @@ final class GatewayLoop {
                 }
                 await removePeers(notIn: list)
             } else if let newcomer = message.newUserId {
+                listedSinceRegistering.formUnion(list.keys)
                 logger.info("peer joined", metadata: ["peer": "\(newcomer)", "name": "\(list[newcomer]?.username ?? newcomer)"])
             }
         case .restConnectionList?:
-            if let list = message.list { await removePeers(notIn: list) }
+            guard let list = message.list else { return }
+            listedSinceRegistering.formUnion(list.keys)
+            await removePeers(notIn: list)
         case .closeConnection?:
             if let id = message.id, id != configuration.id { await removePeer(id, reason: "left") }
         case .sendOffer?:
@@ -271,6 +303,7 @@ final class GatewayLoop {
             session.state = state
             logger.info("peer \(state.rawValue)", metadata: ["peer": "\(session.id)"])
             if state == .connected { requestKeyframe() }
+            if state == .failed { await removePeer(session.id, reason: "connection failed") }
         }
     }
 
@@ -308,6 +341,10 @@ final class GatewayLoop {
             logger.debug("pipeline warning", metadata: ["source": "\(source)", "reason": "\(text)"])
         case .endOfStream:
             break
+        case .segmentDone:
+            for decoder in loopedDecoders where !decoder.seekToStartAsSegment(flush: false) {
+                logger.warning("cannot play the file again; it ends here", metadata: ["element": "\(decoder.name)"])
+            }
         }
     }
 
@@ -348,7 +385,9 @@ final class GatewayLoop {
             let session = try newSession(for: id, role: .offerer)
             let codec = configuration.videoCodec
             if let tee = sendGraph.sendsVideo ? pipeline.element(named: SendGraph.videoTee) : nil {
-                try session.attachSender(tee: tee, payloader: codec.payloader(pt: codec.offeredPayloadType), caps: codec.rtpCaps(pt: codec.offeredPayloadType))
+                let profile = VideoCodec.h264ProfileLevelID(width: configuration.width, height: configuration.height, fps: configuration.fps)
+                try session.attachSender(tee: tee, payloader: codec.payloader(pt: codec.offeredPayloadType),
+                                         caps: codec.rtpCaps(pt: codec.offeredPayloadType, profileLevelID: profile))
             } else {
                 session.addReceiveOnly(caps: VideoCodec.allCases.map { $0.rtpCaps(pt: $0.offeredPayloadType) }.joined(separator: ";"))
             }
@@ -379,10 +418,13 @@ final class GatewayLoop {
                 guard let kind = MediaKind(rawValue: line.kind) else { continue }
                 let sends = kind == .video ? sendGraph.sendsVideo : sendGraph.sendsAudio
                 let name = kind == .video ? codec.encodingName : Opus.encodingName
-                if sends, line.receives, let pt = offer.payloadType(of: name, kind: kind),
+                if sends, line.receives, let offered = offer.codec(name, kind: kind),
                    let tee = pipeline.element(named: kind == .video ? SendGraph.videoTee : SendGraph.audioTee) {
+                    let pt = offered.payloadType
                     let payloader = kind == .video ? codec.payloader(pt: pt) : Opus.payloader(pt: pt)
-                    let caps = kind == .video ? codec.rtpCaps(pt: pt) : Opus.rtpCaps(pt: pt)
+                    let caps = kind == .video
+                        ? codec.rtpCaps(pt: pt, profileLevelID: offered.parameter("profile-level-id") ?? "42e01f")
+                        : Opus.rtpCaps(pt: pt)
                     try session.attachSender(tee: tee, payloader: payloader, caps: caps)
                 } else {
                     if sends, line.receives {
@@ -414,8 +456,10 @@ final class GatewayLoop {
         return structures.isEmpty ? nil : structures.joined(separator: ";")
     }
 
+    /// Removes the peers a room list no longer holds, except connected ones that have not
+    /// been listed since we registered: they keep their media while they reconnect.
     private func removePeers(notIn list: UserList) async {
-        for id in peers.keys.sorted() where list[id] == nil {
+        for id in peers.keys.sorted() where list[id] == nil && (listedSinceRegistering.contains(id) || !isConnected(id)) {
             await removePeer(id, reason: "left")
         }
     }

@@ -68,13 +68,13 @@ final class PeerSession {
     func attachSender(tee: Element, payloader: String, caps: String) throws(GatewayError) {
         do throws(GStreamerError) {
             let bin = try Bin.parse("queue leaky=downstream max-size-buffers=120 max-size-bytes=0 max-size-time=0 ! \(payloader)")
-            guard let rtpCaps = Caps(caps),
-                  let teePad = tee.requestPad("src_%u"),
-                  let sink = bin.staticPad("sink"), let source = bin.staticPad("src") else {
+            guard let rtpCaps = Caps(caps), let sink = bin.staticPad("sink"), let source = bin.staticPad("src") else {
                 throw GStreamerError("cannot make a sending branch for \(caps)")
             }
-            guard let webrtcPad = webrtc.requestPad("sink_%u", caps: rtpCaps) else {
-                throw GStreamerError("webrtcbin has no m-line for \(caps)")
+            let webrtcPad = try webrtc.requestSinkPad(caps: rtpCaps)
+            guard let teePad = tee.requestPad("src_%u") else {
+                webrtc.releaseRequestPad(webrtcPad)
+                throw GStreamerError("the encoder's tee gives no more branches")
             }
             pipeline.add(bin)
             sendBranches.append(SendBranch(tee: tee, teePad: teePad, bin: bin, webrtcPad: webrtcPad))

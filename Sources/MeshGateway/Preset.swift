@@ -6,6 +6,8 @@ import Foundation
 /// rest is one gst-launch description whose raw video leaves an element named
 /// `video` and whose raw audio leaves one named `audio` (either may be absent:
 /// that kind is then not sent). MeshGate scales, encodes and sends from there.
+/// `${NAME}` takes the value of environment variable NAME. A decodebin named `loop`
+/// plays its file in a loop; one named `file` does so with `--loop`.
 public struct Preset: Sendable, Equatable {
     public let name: String
     public let summary: String
@@ -33,7 +35,8 @@ public struct Preset: Sendable, Equatable {
             guard let text = try? String(contentsOf: url, encoding: .utf8) else {
                 throw GatewayError("cannot read preset \(url.path): check its permissions")
             }
-            let preset = Preset(name: url.deletingPathExtension().lastPathComponent, text: text)
+            let name = url.deletingPathExtension().lastPathComponent
+            let preset = Preset(name: name, text: try expandingVariables(in: text, preset: name))
             guard !preset.description.isEmpty else { throw GatewayError("preset \(url.path) has no pipeline description") }
             guard preset.names("video") || preset.names("audio") else {
                 throw GatewayError("preset \(url.path) names no element 'video' or 'audio': end its raw video at '... ! identity name=video'")
@@ -41,6 +44,25 @@ public struct Preset: Sendable, Equatable {
             return preset
         }
         throw GatewayError("no preset '\(argument)': give a file, or one of the names `meshgate pipelines` lists")
+    }
+
+    /// Replaces each `${NAME}` with that environment variable, escaped for a quoted
+    /// gst-launch value, so one preset serves any file or device.
+    static func expandingVariables(in text: String, preset: String,
+                                   environment: [String: String] = ProcessInfo.processInfo.environment) throws(GatewayError) -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else { break }
+            let variable = String(rest[start.upperBound..<end])
+            guard let value = environment[variable] else {
+                throw GatewayError("preset \(preset) needs \(variable): set it, e.g. `\(variable)=… meshgate join --pipeline \(preset)`")
+            }
+            result += rest[..<start.lowerBound]
+            result += value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
     }
 
     /// Every preset found in the preset folders, by name.

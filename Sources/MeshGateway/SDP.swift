@@ -5,6 +5,15 @@ struct SDPSummary: Equatable {
         let payloadType: Int
         let encodingName: String
         var fmtp: String = ""
+
+        /// A format parameter (`a=fmtp:PT name=value;…`).
+        func parameter(_ name: String) -> String? {
+            for pair in fmtp.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if parts.count == 2, parts[0] == name { return parts[1] }
+            }
+            return nil
+        }
     }
 
     struct MediaLine: Equatable {
@@ -52,15 +61,15 @@ struct SDPSummary: Equatable {
         }
     }
 
-    /// The payload type the offer gives `encodingName` on the first line of `kind`.
+    /// The codec named `encodingName` on the first line of `kind`, as the offer gives it.
     /// For H.264 only packetization-mode 1 qualifies, constrained baseline first.
-    func payloadType(of encodingName: String, kind: MediaKind) -> Int? {
+    func codec(_ encodingName: String, kind: MediaKind) -> Codec? {
         guard let line = lines.first(where: { $0.kind == kind.rawValue }) else { return nil }
         let candidates = line.codecs.filter { $0.encodingName == encodingName }
-        guard encodingName == "H264" else { return candidates.first?.payloadType }
-        let usable = candidates.filter { $0.fmtp.contains("packetization-mode=1") }
-        let baseline = usable.first { $0.fmtp.contains("profile-level-id=42e0") || $0.fmtp.contains("profile-level-id=42c0") }
-        return (baseline ?? usable.first)?.payloadType
+        guard encodingName == "H264" else { return candidates.first }
+        let usable = candidates.filter { $0.parameter("packetization-mode") == "1" }
+        let baseline = usable.first { ["42e0", "42c0"].contains($0.parameter("profile-level-id")?.lowercased().prefix(4)) }
+        return baseline ?? usable.first
     }
 
     /// The mid of m-line `index`, for candidates sent to browsers.

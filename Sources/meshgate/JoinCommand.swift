@@ -31,6 +31,9 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Audio to send: auto, test, alsa[:DEVICE], file:PATH, none.", valueName: "SOURCE"))
     var audio = "auto"
 
+    @Flag(help: "Play file: sources (and a preset's decodebins named file…) in a loop instead of leaving when they end.")
+    var loop = false
+
     @Option(help: ArgumentHelp("Send from a preset (a name `meshgate pipelines` lists, or a file) instead of --video/--audio.", valueName: "FILE"))
     var pipeline: String?
 
@@ -103,6 +106,7 @@ struct JoinCommand: AsyncParsableCommand {
                 throw ValidationError("--pipeline: \(error.description)")
             }
         }
+        configuration.loop = loop
         configuration.video = try videoSource(resolveAuto: resolveAuto)
         configuration.audio = try audioSource(resolveAuto: resolveAuto)
         configuration.videoCodec = videoCodec

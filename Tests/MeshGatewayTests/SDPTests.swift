@@ -1,0 +1,69 @@
+@testable import MeshGateway
+import Testing
+
+/// What the gateway reads from offers: browsers choose their own payload types and offer
+/// several H.264 profiles, and only one of them is what MeshGate sends.
+struct SDPTests {
+    /// The media part of an offer as Chromium writes it (trimmed to what matters here).
+    static let browserOffer = """
+        v=0\r
+        o=- 1 2 IN IP4 127.0.0.1\r
+        s=-\r
+        t=0 0\r
+        a=group:BUNDLE 0 1\r
+        m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r
+        a=mid:0\r
+        a=sendrecv\r
+        a=rtpmap:111 opus/48000/2\r
+        a=fmtp:111 minptime=10;useinbandfec=1\r
+        a=rtpmap:63 red/48000/2\r
+        m=video 9 UDP/TLS/RTP/SAVPF 96 102 106 112\r
+        a=mid:1\r
+        a=recvonly\r
+        a=rtpmap:96 VP8/90000\r
+        a=rtpmap:102 H264/90000\r
+        a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r
+        a=rtpmap:106 H264/90000\r
+        a=fmtp:106 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f\r
+        a=rtpmap:112 H264/90000\r
+        a=fmtp:112 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r
+
+        """
+
+    @Test func readsKindDirectionMidAndCodecsPerLine() {
+        let offer = SDPSummary(Self.browserOffer)
+        #expect(offer.lines.map(\.kind) == ["audio", "video"])
+        #expect(offer.lines.map(\.direction) == ["sendrecv", "recvonly"])
+        #expect(offer.lines[1].sends == false && offer.lines[1].receives)
+        #expect(offer.mid(ofLine: 1) == "1")
+        #expect(offer.mid(ofLine: 2) == nil)
+        #expect(offer.codec("OPUS", kind: .audio)?.payloadType == 111)
+        #expect(offer.codec("VP8", kind: .video)?.payloadType == 96)
+        #expect(offer.codec("VP8", kind: .audio) == nil)
+    }
+
+    @Test func picksConstrainedBaselineH264WithPacketizationModeOne() {
+        let h264 = SDPSummary(Self.browserOffer).codec("H264", kind: .video)
+        #expect(h264?.payloadType == 112)
+        #expect(h264?.parameter("profile-level-id") == "42e01f")
+        #expect(h264?.parameter("level-asymmetry-allowed") == "1")
+        #expect(h264?.parameter("sprop-parameter-sets") == nil)
+    }
+
+    @Test func noH264WithoutPacketizationModeOne() {
+        let sdp = "v=0\r\nm=video 9 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\na=fmtp:97 packetization-mode=0\r\n"
+        #expect(SDPSummary(sdp).codec("H264", kind: .video) == nil)
+    }
+
+    @Test func aSessionLevelDirectionAppliesToEveryLine() {
+        let sdp = "v=0\r\na=sendonly\r\nm=audio 9 RTP/AVP 0\r\nm=video 9 RTP/AVP 96\r\na=inactive\r\n"
+        #expect(SDPSummary(sdp).lines.map(\.direction) == ["sendonly", "inactive"])
+    }
+
+    @Test(arguments: [
+        (320, 240, 15, "42e01f"), (1280, 720, 30, "42e01f"), (1920, 1080, 30, "42e028"), (3840, 2160, 30, "42e033"),
+    ])
+    func h264LevelFitsTheSizeAndRate(width: Int, height: Int, fps: Int, expected: String) {
+        #expect(VideoCodec.h264ProfileLevelID(width: width, height: height, fps: fps) == expected)
+    }
+}
