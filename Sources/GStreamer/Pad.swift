@@ -50,8 +50,8 @@ public final class Pad: @unchecked Sendable {
         gst_pad_unlink(pointer, sink.pointer) != 0
     }
 
-    /// Asks for a keyframe with its parameter sets: sent into an encoder's source pad it makes
-    /// one; into a sink pad it travels upstream (out of webrtcbin as a PLI).
+    /// Asks for a keyframe with its parameter sets, upstream from this source pad: an
+    /// encoder's makes one; a webrtcbin's sends the remote sender a PLI.
     @discardableResult
     public func requestKeyframe() -> Bool { mg_request_keyframe(pointer) != 0 }
 

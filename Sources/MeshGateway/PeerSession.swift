@@ -132,7 +132,7 @@ final class PeerSession {
         defer {
             pad.removeProbe(blockProbe)
             // Ask the sender for a keyframe (a PLI) rather than wait for its next one.
-            if pad.caps?.string("media") == "video" { pad.peer?.requestKeyframe() }
+            if pad.caps?.string("media") == "video" { pad.requestKeyframe() }
         }
         guard let caps = pad.caps, let encoding = caps.string("encoding-name"),
               let codec = ReceivedCodec(encodingName: encoding) else {

@@ -14,9 +14,7 @@ struct MeshGate: AsyncParsableCommand {
     /// Exit codes of DESIGN.md: 0 done, 2 bad usage, 1 runtime failure with a one-line reason.
     static func main() async {
         do {
-            // `--play-audio` alone means the default device; ArgumentParser options always take a value.
-            let arguments = CommandLine.arguments.dropFirst().map { $0 == "--play-audio" ? "--play-audio=default" : $0 }
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(Self.givingPlayAudioItsDefault(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -28,6 +26,17 @@ struct MeshGate: AsyncParsableCommand {
                 Foundation.exit(2)
             }
             exit(withError: error)
+        }
+    }
+
+    /// `--play-audio` followed by no value means the default device; ArgumentParser
+    /// options always take one, so that case gets it here. `--play-audio DEVICE` and
+    /// `--play-audio=DEVICE` pass as they are.
+    static func givingPlayAudioItsDefault(_ arguments: [String]) -> [String] {
+        arguments.indices.map { index in
+            let next = arguments.indices.contains(index + 1) ? arguments[index + 1] : nil
+            let takesNoValue = next.map { $0.hasPrefix("-") } ?? true
+            return arguments[index] == "--play-audio" && takesNoValue ? "--play-audio=default" : arguments[index]
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MeshTestSupport
+import Synchronization
 import Testing
 
 /// What `meshgate join` sends besides the test pattern: files, loops, presets. The sender
@@ -42,6 +43,67 @@ struct SourceTests {
         }
     }
 
+    /// There is no sound card on CI: an asoundrc of the test's own defines PCM `testmic`, which
+    /// reads raw samples from a FIFO that a live tone writes in real time.
+    @Test func alsaCaptureFromAPCMOfTheUsersAsoundrc() async throws {
+        let home = try temporaryDirectory("alsa")
+        let fifo = "\(home)/mic.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try """
+            pcm.testmic {
+                type file
+                slave.pcm "null"
+                file "/dev/null"
+                infile "\(fifo)"
+                format "raw"
+            }
+            """.write(toFile: "\(home)/.asoundrc", atomically: true, encoding: .utf8)
+        let tone = Process()
+        tone.executableURL = URL(fileURLWithPath: "/usr/bin/gst-launch-1.0")
+        tone.arguments = ["-q", "audiotestsrc", "is-live=true", "freq=440", "!", "audio/x-raw,format=S16LE,rate=48000,channels=2",
+                          "!", "filesink", "buffer-mode=unbuffered", "location=\(fifo)"]
+        try tone.run()
+        defer { tone.terminate() }
+        try await Call.run { call in
+            let recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
+            let sender = try MeshgateProcess(sending(["--video", "test", "--audio", "alsa:testmic"], to: call), environment: ["HOME": home])
+            try await recorder.waitForMedia(from: ["clip"])
+            try await eventually("audio from the ALSA PCM") {
+                await recorder.snapshot().peers.first { $0.id == "clip" }.map { $0.audioBuffers > 50 ? true : nil } ?? nil
+            }
+            sender.signal(SIGTERM)
+            #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
+            try await eventually("the recording to be finalised") { await recorder.snapshot().peers.isEmpty ? true : nil }
+            try await expectRecording(recorder.recordings(of: "clip").first)
+        }
+    }
+
+    /// `--play-audio` into a PCM of the test's asoundrc that writes what it plays into a FIFO,
+    /// which the test drains at real-time pace (so the device plays in real time, as a card does).
+    @Test func receivedAudioIsPlayedOnALSA() async throws {
+        let home = try temporaryDirectory("speaker")
+        let fifo = "\(home)/speaker.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try """
+            pcm.testspeaker {
+                type file
+                slave.pcm "null"
+                file "\(fifo)"
+                format "raw"
+            }
+            """.write(toFile: "\(home)/.asoundrc", atomically: true, encoding: .utf8)
+        let speaker = Speaker(fifo: fifo)
+        defer { speaker.stop() }
+        try await Call.run { call in
+            _ = try await call.join("sender", record: false) { $0.video = .none }
+            let player = try MeshgateProcess(["join", "--server", call.server.url + "/", "--id", "player", "--video", "none", "--audio", "none",
+                                              "--ice-address", "127.0.0.1", "--play-audio", "testspeaker"], environment: ["HOME": home])
+            try await eventually("the sender's tone to be played", within: .seconds(20)) { speaker.heardSound ? true : nil }
+            player.signal(SIGTERM)
+            #expect(try await player.exitCode() == 0, "stderr: \(player.stderr)")
+        }
+    }
+
     /// The sender still sends well after its 2 s clip has played through twice.
     private func expectLooping(arguments: [String], environment: [String: String] = [:]) async throws {
         try await Call.run { call in
@@ -80,5 +142,30 @@ enum Clip {
         try await eventually("gst-launch-1.0 to write the clip", within: .seconds(30)) { process.isRunning ? nil : true }
         #expect(process.terminationStatus == 0)
         return path
+    }
+}
+
+/// Reads a FIFO the way a sound card plays: 100 ms of 48 kHz 16-bit stereo every 100 ms.
+final class Speaker: Sendable {
+    private let state = Mutex<(heardSound: Bool, stopped: Bool)>((false, false))
+
+    init(fifo: String) {
+        Thread.detachNewThread { [self] in
+            // Blocks until the player opens its end.
+            guard let handle = FileHandle(forReadingAtPath: fifo) else { return }
+            defer { try? handle.close() }
+            while !self.state.withLock({ $0.stopped }) {
+                guard let chunk = try? handle.read(upToCount: 19_200), !chunk.isEmpty else { return }
+                if chunk.contains(where: { $0 != 0 }) { self.state.withLock { $0.heardSound = true } }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+    }
+
+    var heardSound: Bool { state.withLock { $0.heardSound } }
+
+    /// Ends the reader at its next read (or with the test process, if no player ever came).
+    func stop() {
+        state.withLock { $0.stopped = true }
     }
 }
