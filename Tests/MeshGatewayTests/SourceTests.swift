@@ -36,28 +36,14 @@ struct SourceTests {
             let sender = try MeshgateProcess(sending(["--pipeline", "clock"], to: call))
             try await recorder.waitForMedia(from: ["clip"])
             try await Task.sleep(for: .seconds(1.5))
-            sender.signal(SIGTERM)
-            #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
-            try await eventually("the recording to be finalised") { await recorder.snapshot().peers.isEmpty ? true : nil }
-            try await expectRecording(recorder.recordings(of: "clip").first)
+            try await stop(sender, expectingARecordingBy: recorder)
         }
     }
 
     /// There is no sound card on CI: an asoundrc of the test's own defines PCM `testmic`, which
     /// reads raw samples from a FIFO that a live tone writes in real time.
     @Test func alsaCaptureFromAPCMOfTheUsersAsoundrc() async throws {
-        let home = try temporaryDirectory("alsa")
-        let fifo = "\(home)/mic.fifo"
-        #expect(mkfifo(fifo, 0o600) == 0)
-        try """
-            pcm.testmic {
-                type file
-                slave.pcm "null"
-                file "/dev/null"
-                infile "\(fifo)"
-                format "raw"
-            }
-            """.write(toFile: "\(home)/.asoundrc", atomically: true, encoding: .utf8)
+        let (home, fifo) = try alsaHome(pcm: "testmic", capturing: true)
         let tone = Process()
         tone.executableURL = URL(fileURLWithPath: "/usr/bin/gst-launch-1.0")
         tone.arguments = ["-q", "audiotestsrc", "is-live=true", "freq=440", "!", "audio/x-raw,format=S16LE,rate=48000,channels=2",
@@ -71,27 +57,14 @@ struct SourceTests {
             try await eventually("audio from the ALSA PCM") {
                 await recorder.snapshot().peers.first { $0.id == "clip" }.map { $0.audioBuffers > 50 ? true : nil } ?? nil
             }
-            sender.signal(SIGTERM)
-            #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
-            try await eventually("the recording to be finalised") { await recorder.snapshot().peers.isEmpty ? true : nil }
-            try await expectRecording(recorder.recordings(of: "clip").first)
+            try await stop(sender, expectingARecordingBy: recorder)
         }
     }
 
     /// `--play-audio` into a PCM of the test's asoundrc that writes what it plays into a FIFO,
     /// which the test drains at real-time pace (so the device plays in real time, as a card does).
     @Test func receivedAudioIsPlayedOnALSA() async throws {
-        let home = try temporaryDirectory("speaker")
-        let fifo = "\(home)/speaker.fifo"
-        #expect(mkfifo(fifo, 0o600) == 0)
-        try """
-            pcm.testspeaker {
-                type file
-                slave.pcm "null"
-                file "\(fifo)"
-                format "raw"
-            }
-            """.write(toFile: "\(home)/.asoundrc", atomically: true, encoding: .utf8)
+        let (home, fifo) = try alsaHome(pcm: "testspeaker", capturing: false)
         let speaker = Speaker(fifo: fifo)
         defer { speaker.stop() }
         try await Call.run { call in
@@ -119,6 +92,26 @@ struct SourceTests {
             #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
             #expect(!sender.stderr.contains("cannot loop"), "stderr: \(sender.stderr)")
         }
+    }
+
+    /// SIGTERM to the sender: it exits 0, and the recorder's file of it is finalised and plays.
+    private func stop(_ sender: MeshgateProcess, expectingARecordingBy recorder: TestGateway) async throws {
+        sender.signal(SIGTERM)
+        #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
+        try await eventually("the recording to be finalised") { await recorder.snapshot().peers.isEmpty ? true : nil }
+        try await expectRecording(recorder.recordings(of: "clip").first)
+    }
+
+    /// A HOME whose .asoundrc defines `pcm`, a PCM with no card behind it that captures
+    /// raw 48 kHz stereo from, or plays it into, a FIFO in that folder.
+    private func alsaHome(pcm: String, capturing: Bool) throws -> (home: String, fifo: String) {
+        let home = try temporaryDirectory(pcm)
+        let fifo = "\(home)/\(pcm).fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let files = capturing ? "file \"/dev/null\"\n    infile \"\(fifo)\"" : "file \"\(fifo)\""
+        let asoundrc = "pcm.\(pcm) {\n    type file\n    slave.pcm \"null\"\n    \(files)\n    format \"raw\"\n}\n"
+        try asoundrc.write(toFile: "\(home)/.asoundrc", atomically: true, encoding: .utf8)
+        return (home, fifo)
     }
 
     private func sending(_ source: [String], to call: Call) -> [String] {
