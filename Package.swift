@@ -67,7 +67,10 @@ let package = Package(
             name: "MeshTestSupport",
             dependencies: [
                 "MeshServer",
+                "MeshProtocol",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/MeshTestSupport"

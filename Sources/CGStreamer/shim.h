@@ -128,6 +128,19 @@ static inline gboolean mg_webrtc_add_local_address(GstElement *webrtc, const cha
     g_object_unref(agent);
     return ok;
 }
+/// Turns off libnice's UPnP port mapping: it asks the LAN's router to open ports and runs
+/// a thread per peer for it; STUN and TURN are how MeshGate crosses NATs.
+static inline void mg_webrtc_disable_upnp(GstElement *webrtc) {
+    GObject *ice = NULL, *agent = NULL;
+    g_object_get(webrtc, "ice-agent", &ice, NULL);
+    if (!ice) return;
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) g_object_get(ice, "agent", &agent, NULL);
+    if (agent) {
+        g_object_set(agent, "upnp", FALSE, NULL);
+        g_object_unref(agent);
+    }
+    g_object_unref(ice);
+}
 static inline void mg_webrtc_set_ice_port_range(GstElement *webrtc, guint min, guint max) {
     GObject *agent = NULL;
     g_object_get(webrtc, "ice-agent", &agent, NULL);

@@ -59,7 +59,11 @@ private func isPipeline(_ element: UnsafeMutablePointer<GstElement>) -> Bool {
 }
 
 private let busHandler: @convention(c) (UnsafeMutablePointer<GstBus>?, UnsafeMutablePointer<GstMessage>?, gpointer?) -> GstBusSyncReply = { _, message, data in
-    guard let message, let box = CallbackBox<BusMessage>.from(data) else { return GST_BUS_DROP }
+    guard let message else { return GST_BUS_DROP }
+    guard let box = CallbackBox<BusMessage>.from(data) else {
+        gst_message_unref(message)
+        return GST_BUS_DROP
+    }
     let source = mg_message_source(message).map { String(cString: mg_object_name($0)) } ?? "pipeline"
     switch mg_message_type(message) {
     case GST_MESSAGE_ERROR:
@@ -80,6 +84,9 @@ private let busHandler: @convention(c) (UnsafeMutablePointer<GstBus>?, UnsafeMut
     default:
         break
     }
-    // The handler owns nothing of the message, and no one pops the bus: drop it here.
+    // No one pops the bus: drop every message here. A sync handler that drops a message
+    // must unref it; one left alive keeps its source element (a removed webrtcbin with
+    // its threads, say) alive with it.
+    gst_message_unref(message)
     return GST_BUS_DROP
 }

@@ -46,6 +46,7 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         }
         self.init(sinking: element)
         set("bundle-policy", "max-bundle")
+        mg_webrtc_disable_upnp(pointer)
     }
 
     /// Connects every signal the owner needs to `handler`. Call once, before negotiating.

@@ -286,7 +286,10 @@ final class GatewayLoop {
     private func handle(_ event: WebRTCEvent, of session: PeerSession) async {
         switch event {
         case .negotiationNeeded:
-            await makeOffer(session)
+            // The `.offerDue` poll offers once every sending pad has caps. webrtcbin asks
+            // earlier, and an offer made then lacks the senders' SSRCs: webrtcbin 1.22 on the
+            // answering side then cannot tell the streams apart and loses all but the first.
+            break
         case .iceCandidate(let mline, let candidate):
             let ice = IceCandidate(candidate: candidate, sdpMid: session.localSummary?.mid(ofLine: mline), sdpMLineIndex: mline)
             send(Message(type: .newCandidate, id: configuration.id, targetId: session.id,
@@ -397,8 +400,6 @@ final class GatewayLoop {
                 session.addReceiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
             }
             session.start()
-            // webrtcbin 1.22 can miss on-negotiation-needed when its sink pads get caps at the same
-            // moment on two threads; offer as soon as they all have caps, whichever comes first.
             checkOffer(id, serial: session.serial, after: .milliseconds(50))
         } catch {
             logger.error("cannot connect to peer", metadata: ["peer": "\(id)", "reason": "\(error.description)"])

@@ -149,7 +149,7 @@ final class PeerSession {
             guard let source = bin.staticPad("src") else { throw GatewayError("receiving branch has no output") }
             try recorder.attach(source, kind: codec.kind)
         } else if codec.kind == .audio, let device = playAudio {
-            let sink = device.isEmpty ? "alsasink" : "alsasink device=\(SendGraph.quoted(device))"
+            let sink = "alsasink async=false" + (device.isEmpty ? "" : " device=\(SendGraph.quoted(device))")
             let bin = try link(pad, to: "queue ! rtpopusdepay name=depay ! opusdec ! audioconvert ! audioresample ! \(sink)")
             bin.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
         } else {

@@ -47,10 +47,24 @@ struct CommandTests {
         #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
     }
 
+    /// CI has no camera and no microphone: `auto` falls back to the test pattern and tone, and says so.
+    @Test func autoSaysWhichSourcesItPicked() async throws {
+        let result = try await MeshgateProcess.run(["join", "--port", "0", "--size", "320x240", "--duration", "1"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("video source auto=test"), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("audio source auto=test"), "stderr: \(result.stderr)")
+    }
+
+    @Test func devicesListsCamerasAndMicrophones() async throws {
+        let result = try await MeshgateProcess.run(["devices"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("Cameras:") && result.stdout.contains("Microphones:"), "stdout: \(result.stdout)")
+    }
+
     @Test func pipelinesListsThePresets() async throws {
         let result = try await MeshgateProcess.run(["pipelines"])
         #expect(result.status == 0)
-        for name in ["camera", "clock", "test"] {
+        for name in ["camera", "clock", "file-loop", "test"] {
             #expect(result.stdout.contains(name), "stdout: \(result.stdout)")
         }
     }

