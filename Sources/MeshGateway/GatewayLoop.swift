@@ -291,6 +291,7 @@ final class GatewayLoop {
             // answering side then cannot tell the streams apart and loses all but the first.
             break
         case .iceCandidate(let mline, let candidate):
+            logger.trace("local candidate", metadata: ["peer": "\(session.id)", "mline": "\(mline)", "candidate": "\(candidate)"])
             let ice = IceCandidate(candidate: candidate, sdpMid: session.localSummary?.mid(ofLine: mline), sdpMLineIndex: mline)
             send(Message(type: .newCandidate, id: configuration.id, targetId: session.id,
                          username: configuration.name ?? configuration.id, ice: ice))

@@ -55,6 +55,16 @@ struct CommandTests {
         #expect(result.stderr.contains("audio source auto=test"), "stderr: \(result.stderr)")
     }
 
+    @Test func logFormatJSONGivesOneObjectPerLine() async throws {
+        let result = try await MeshgateProcess.run(["join", "--port", "0", "--size", "320x240", "--duration", "1", "--log-format", "json"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.contains { $0.contains("registered") }, "stderr: \(result.stderr)")
+        for line in lines {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "not a JSON object: \(line)")
+        }
+    }
+
     @Test func devicesListsCamerasAndMicrophones() async throws {
         let result = try await MeshgateProcess.run(["devices"])
         #expect(result.status == 0, "stderr: \(result.stderr)")

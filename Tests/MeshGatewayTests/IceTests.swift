@@ -1,3 +1,4 @@
+import Foundation
 import MeshProtocol
 import MeshTestSupport
 import Testing
@@ -26,6 +27,30 @@ struct IceTests {
                     #expect((47000...47009).contains(Int(fields[5]) ?? 0), "\(candidate)")
                 }
             }
+            await watcher.close()
+        }
+    }
+
+    /// `--turn` against a real TURN server (coturn) on loopback: the gateway allocates a relay
+    /// and offers it as a candidate.
+    @Test func aTurnServerGivesARelayCandidate() async throws {
+        let turn = Process()
+        turn.executableURL = URL(fileURLWithPath: "/usr/bin/turnserver")
+        turn.arguments = ["-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1", "--listening-port=34780",
+                          "--min-port=49160", "--max-port=49200", "--user=meshgate:s3cret", "--realm=meshgate", "--lt-cred-mech",
+                          "--no-tls", "--no-dtls", "--no-cli", "--allow-loopback-peers", "--log-file=stdout"]
+        turn.standardOutput = FileHandle.nullDevice
+        turn.standardError = FileHandle.nullDevice
+        try turn.run()
+        defer { turn.terminate() }
+        try await Call.run { call in
+            let watcher = try await TestClient.join(call.server.url, id: "watcher")
+            _ = try await call.join("gateway", record: false) { $0.turnServers = ["turn://meshgate:s3cret@127.0.0.1:34780"] }
+            let relay = try await watcher.next(where: { $0.type == .newCandidate && $0.ice?.candidate.contains(" typ relay") == true },
+                                               within: .seconds(15))
+            // candidate:F C UDP PRIORITY 127.0.0.1 PORT typ relay ..., PORT from coturn's relay range
+            let fields = (relay.ice?.candidate ?? "").split(separator: " ").map(String.init)
+            #expect(fields.count > 5 && (49160...49200).contains(Int(fields[5]) ?? 0), "\(fields)")
             await watcher.close()
         }
     }
