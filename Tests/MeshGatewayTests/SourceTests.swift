@@ -42,7 +42,22 @@ struct SourceTests {
     /// There is no sound card on CI: an asoundrc of the test's own defines PCM `testmic`, which
     /// reads raw samples from a FIFO that a live tone writes in real time (which paces it).
     @Test func alsaCaptureFromAPCMOfTheUsersAsoundrc() async throws {
-        let home = try alsaHome { "pcm.testmic {\n    type file\n    slave.pcm \"null\"\n    file \"/dev/null\"\n    infile \"\($0)/mic.fifo\"\n    format \"raw\"\n}\n" }
+        // `plug` fixes the format to what the FIFO holds, whatever alsasrc asks for.
+        let home = try alsaHome { home in
+            """
+            pcm.testmic {
+                type plug
+                slave { pcm "micfile"; format S16_LE; channels 2; rate 48000 }
+            }
+            pcm.micfile {
+                type file
+                slave.pcm "null"
+                file "/dev/null"
+                infile "\(home)/mic.fifo"
+                format "raw"
+            }
+            """
+        }
         let fifo = "\(home)/mic.fifo"
         #expect(mkfifo(fifo, 0o600) == 0)
         let tone = Process()
@@ -76,7 +91,7 @@ struct SourceTests {
                                               "--ice-address", "127.0.0.1", "--play-audio", "testspeaker", "--stats", "0.5"],
                                              environment: alsaEnvironment(home: home))
             do {
-                try await eventually("a second of audio played", within: .seconds(20)) { () -> Bool? in
+                try await eventually("a second of audio handed to ALSA", within: .seconds(20)) { () -> Bool? in
                     let counts = player.stdout.split(separator: "\n").compactMap { line in
                         (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["audio_buffers_in"] as? Int
                     }
