@@ -96,8 +96,9 @@ struct CommandTests {
         try await expectRecording(guest.recordings(of: "host").first)
     }
 
-    /// SIGTERM: close_connection, the recording finalised, exit 0.
-    @Test func sigtermLeavesCleanlyAndTheRecordingPlays() async throws {
+    /// SIGTERM or SIGINT: close_connection, the recording finalised, exit 0.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aSignalLeavesCleanlyAndTheRecordingPlays(signal: Int32) async throws {
         try await Call.run { call in
             _ = try await call.join("sender", record: false)
             let folder = try temporaryDirectory("sigterm")
@@ -105,7 +106,7 @@ struct CommandTests {
                                                 "--ice-address", "127.0.0.1", "--record", folder])
             try await eventually("the recorder's first frame", within: .seconds(20)) { recorder.stderr.contains("first frame") ? true : nil }
             try await Task.sleep(for: .seconds(1.5))
-            recorder.signal(SIGTERM)
+            recorder.signal(signal)
             #expect(try await recorder.exitCode() == 0, "stderr: \(recorder.stderr)")
             let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("sender-") }
             try await expectRecording(files.first.map { "\(folder)/\($0)" })
