@@ -38,6 +38,14 @@ public final class Gateway: Sendable {
         post.yield(.stop(reason: reason))
     }
 
+    /// Posts `event` to the event loop once `delay` has passed.
+    func post(_ event: Event, after delay: Duration) {
+        Task { [post] in
+            try? await Task.sleep(for: delay)
+            post.yield(event)
+        }
+    }
+
     /// The current state, answered by the event loop in turn.
     public func snapshot() async -> GatewaySnapshot {
         await withCheckedContinuation { post.yield(.snapshot($0)) }

@@ -20,6 +20,8 @@ final class GatewayLoop {
     /// Ids in the room lists since we last registered. After a reconnect, a peer missing
     /// from the list may just not have reconnected yet; it left only once it was listed.
     private var listedSinceRegistering: Set<PeerID> = []
+    /// Decodebins that play their file in a loop, sought back to the start at each segment-done.
+    private var loopedDecoders: [Element] = []
     private var failure: GatewayError?
 
     init(gateway: Gateway) throws(GatewayError) {
@@ -113,17 +115,14 @@ final class GatewayLoop {
         if let failure { throw failure }
     }
 
-    /// Decodebins that play their file in a loop: a preset's named `loop…`, and with
-    /// `--loop` those named `file…` (the `file:` sources and a preset's).
-    private var loopedDecoders: [Element] {
-        pipeline.elementNames.filter { name in
-            name == "loop" || name.hasPrefix("loop_") || (configuration.loop && (name == "file" || name.hasPrefix("file_")))
-        }.compactMap { pipeline.element(named: $0) }
-    }
-
     /// Turns each looped file into a segment that restarts when it ends. The first seek
     /// needs the demuxer ready, which takes a moment after the pipeline starts.
     private func startLooping() async {
+        // A preset's decodebins named `loop…`, and with `--loop` those named `file…`
+        // (the `file:` sources and a preset's).
+        loopedDecoders = pipeline.elementNames.filter { name in
+            name == "loop" || name.hasPrefix("loop_") || (configuration.loop && (name == "file" || name.hasPrefix("file_")))
+        }.compactMap { pipeline.element(named: $0) }
         for decoder in loopedDecoders {
             let deadline = ContinuousClock.now + .seconds(5)
             while !decoder.seekToStartAsSegment(flush: true) {
@@ -194,7 +193,7 @@ final class GatewayLoop {
                 logger.warning("sending branches have no caps yet; offering anyway", metadata: ["peer": "\(id)"])
                 await makeOffer(session)
             } else {
-                checkOffer(id, serial: serial, after: .milliseconds(50))
+                gateway.post(.offerDue(id, serial: serial), after: .milliseconds(50))
             }
         case .firstFrame(let id, let serial):
             guard let session = peers[id], session.serial == serial else { return }
@@ -265,10 +264,7 @@ final class GatewayLoop {
             if message.code == ProtocolError.Code.duplicateID.rawValue, !registered {
                 if everRegistered {
                     // Our old socket may still be registered: the server drops it at its next ping.
-                    Task { [post = gateway.post] in
-                        try? await Task.sleep(for: .seconds(2))
-                        post.yield(.signalling(.connected))
-                    }
+                    gateway.post(.signalling(.connected), after: .seconds(2))
                 } else {
                     failure = GatewayError("id '\(configuration.id)' is already in this call: choose another with --id")
                 }
@@ -308,13 +304,6 @@ final class GatewayLoop {
             logger.info("peer \(state.rawValue)", metadata: ["peer": "\(session.id)"])
             if state == .connected { requestKeyframe() }
             if state == .failed { await removePeer(session.id, reason: "connection failed") }
-        }
-    }
-
-    private func checkOffer(_ id: PeerID, serial: Int, after delay: Duration) {
-        Task { [post = gateway.post] in
-            try? await Task.sleep(for: delay)
-            post.yield(.offerDue(id, serial: serial))
         }
     }
 
@@ -370,12 +359,7 @@ final class GatewayLoop {
         let session = try PeerSession(
             id: id, serial: serial, role: role, pipeline: pipeline, configuration: configuration,
             firstFrame: { post.yield(.firstFrame(id, serial: serial)) },
-            recorderStarted: {
-                Task {
-                    try? await Task.sleep(for: .seconds(3))
-                    post.yield(.recordingDue(id, serial: serial))
-                }
-            },
+            recorderStarted: { [gateway] in gateway.post(.recordingDue(id, serial: serial), after: .seconds(3)) },
             events: { post.yield(.webrtc(id, serial: serial, $0)) }
         )
         peers[id] = session
@@ -401,7 +385,7 @@ final class GatewayLoop {
                 session.addReceiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
             }
             session.start()
-            checkOffer(id, serial: session.serial, after: .milliseconds(50))
+            gateway.post(.offerDue(id, serial: session.serial), after: .milliseconds(50))
         } catch {
             logger.error("cannot connect to peer", metadata: ["peer": "\(id)", "reason": "\(error.description)"])
             await removePeer(id, reason: "failed")

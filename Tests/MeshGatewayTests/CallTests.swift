@@ -27,11 +27,11 @@ struct CallTests {
         try await Call.run { call in
             let recorder: TestGateway, sender: TestGateway
             if recorderFirst {
-                recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
+                recorder = try await call.join("recorder", receiveOnly)
                 sender = try await call.join("sender", record: false)
             } else {
                 sender = try await call.join("sender", record: false)
-                recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
+                recorder = try await call.join("recorder", receiveOnly)
             }
             try await recorder.waitForMedia(from: ["sender"])
             try await Task.sleep(for: .seconds(1.5))
@@ -89,7 +89,7 @@ struct CallTests {
             let elements = await host.snapshot().pipelineElements
             let threads = threadCount()
             for cycle in 1...20 {
-                let guest = try await call.join("guest\(cycle)", record: false) { $0.video = .none; $0.audio = .none }
+                let guest = try await call.join("guest\(cycle)", record: false, receiveOnly)
                 try await guest.waitForMedia(from: ["host"])
                 try await guest.leave()
             }

@@ -13,7 +13,7 @@ struct ReconnectTests {
         do {
             let host = try await TestGateway.join(first.url, id: "host", record: false)
             gateways.append(host)
-            let peer = try await TestGateway.join(first.url, id: "peer", record: false) { $0.video = .none; $0.audio = .none }
+            let peer = try await TestGateway.join(first.url, id: "peer", record: false, receiveOnly)
             gateways.append(peer)
             try await peer.waitForMedia(from: ["host"])
 
@@ -27,7 +27,7 @@ struct ReconnectTests {
             let restarted = try await TestServer.start(port: port)
             second = restarted
             try await eventually("host to register again", within: .seconds(20)) { await host.snapshot().registered ? true : nil }
-            let newcomer = try await TestGateway.join(restarted.url, id: "newcomer") { $0.video = .none; $0.audio = .none }
+            let newcomer = try await TestGateway.join(restarted.url, id: "newcomer", receiveOnly)
             gateways.append(newcomer)
             try await newcomer.waitForMedia(from: ["host"])
             try await Task.sleep(for: .seconds(1.5))

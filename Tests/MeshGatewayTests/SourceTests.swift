@@ -9,7 +9,7 @@ struct SourceTests {
     @Test func aFileIsSentOnceAndThenTheGatewayLeaves() async throws {
         let clip = try await Clip.make(seconds: 2)
         try await Call.run { call in
-            let recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
+            let recorder = try await call.join("recorder", receiveOnly)
             let sender = try MeshgateProcess(sending(["--video", "file:\(clip)", "--audio", "file:\(clip)"], to: call))
             try await recorder.waitForMedia(from: ["clip"])
             #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
@@ -31,7 +31,7 @@ struct SourceTests {
 
     @Test func theClockPresetIsSent() async throws {
         try await Call.run { call in
-            let recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
+            let recorder = try await call.join("recorder", receiveOnly)
             let sender = try MeshgateProcess(sending(["--pipeline", "clock"], to: call))
             try await recorder.waitForMedia(from: ["clip"])
             try await Task.sleep(for: .seconds(1.5))
@@ -67,7 +67,7 @@ struct SourceTests {
         try tone.run()
         defer { tone.terminate() }
         try await Call.run { call in
-            let recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
+            let recorder = try await call.join("recorder", receiveOnly)
             let sender = try MeshgateProcess(sending(["--video", "test", "--audio", "alsa:testmic"], to: call), environment: alsaEnvironment(home: home))
             do {
                 try await recorder.waitForMedia(from: ["clip"])
@@ -109,7 +109,7 @@ struct SourceTests {
     /// The sender still sends well after its 2 s clip has played through twice.
     private func expectLooping(arguments: [String], environment: [String: String] = [:]) async throws {
         try await Call.run { call in
-            let recorder = try await call.join("recorder") { $0.video = .none; $0.audio = .none }
+            let recorder = try await call.join("recorder", receiveOnly)
             let sender = try MeshgateProcess(sending(arguments, to: call), environment: environment)
             try await recorder.waitForMedia(from: ["clip"])
             try await Task.sleep(for: .seconds(5))

@@ -82,6 +82,12 @@ final class TestGateway: Sendable {
     }
 }
 
+/// Sends nothing and receives everything: a pure recorder (or counter, with `record: false`).
+func receiveOnly(_ configuration: inout GatewayConfiguration) {
+    configuration.video = .none
+    configuration.audio = .none
+}
+
 /// A fresh folder under the system's temporary directory.
 func temporaryDirectory(_ prefix: String) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("meshgate-\(prefix)-\(UUID().uuidString.prefix(8))").path
