@@ -11,7 +11,8 @@ import NIOSSL
 import ServiceLifecycle
 
 /// The signalling server of PROTOCOL.md: rooms by path, registration, relay,
-/// validation, and a status page on plain HTTP `GET /`.
+/// validation; over plain HTTP the browser client (`GET /`, `GET /room/NAME`) and a
+/// status page (`GET /status`).
 ///
 /// `meshgate serve` runs it alone; `meshgate join` embeds it.
 public struct MeshServer: Sendable {
@@ -56,8 +57,23 @@ public struct MeshServer: Sendable {
     func makeApplication(onListening: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
         let router = Router()
         let scheme = configuration.tls == nil ? "ws" : "wss"
-        router.get("/") { request, _ in
-            StatusPage.response(version: Self.version, webSocketURL: "\(scheme)://\(request.head.authority ?? "localhost")/")
+        let status = { @Sendable (request: Request, problem: String?) in
+            StatusPage.response(version: Self.version, webSocketURL: "\(scheme)://\(request.head.authority ?? "localhost")/", problem: problem)
+        }
+        router.get("/status") { request, _ in status(request, nil) }
+        switch Result(catching: { () throws(ServerError) in try BrowserClient.load() }) {
+        case .success(let client):
+            router.get("/") { _, _ in BrowserClient.response(client.page) }
+            router.get("/room/:name") { request, _ in
+                guard RoomPath.room(forPath: request.uri.path) != nil else { throw HTTPError(.notFound) }
+                return BrowserClient.response(client.page)
+            }
+            for (path, file) in client.assets {
+                router.get(RouterPath(path)) { _, _ in BrowserClient.response(file) }
+            }
+        case .failure(let error):
+            logger.error("no browser client; signalling works", metadata: ["reason": "\(error.description)"])
+            router.get("/") { request, _ in status(request, error.description) }
         }
 
         let wsConfiguration = WebSocketServerConfiguration(

@@ -1,9 +1,9 @@
 import Hummingbird
 
-/// The answer to plain HTTP `GET /`: who is serving and which WebSocket URL to use.
-/// It names no rooms and no users.
+/// The answer to `GET /status`: who is serving and which WebSocket URL to use, and what is
+/// wrong if the browser client could not be loaded. It names no rooms and no users.
 enum StatusPage {
-    static func response(version: String, webSocketURL: String) -> Response {
+    static func response(version: String, webSocketURL: String, problem: String? = nil) -> Response {
         let url = escape(webSocketURL)
         let html = """
             <!doctype html>
@@ -12,6 +12,7 @@ enum StatusPage {
             <h1>MeshGate signalling server</h1>
             <p>Version \(escape(version)).</p>
             <p>WebSocket URL: <code>\(url)</code> (default room), or <code>\(url)room/NAME</code> for room NAME.</p>
+            \(problem.map { "<p><strong>Problem:</strong> \(escape($0))</p>" } ?? "")
             </body></html>
 
             """
