@@ -91,8 +91,11 @@ let package = Package(
                 "MeshGateway",
                 "GStreamer",
                 "MeshTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Fixtures")]
         ),
     ]
 )

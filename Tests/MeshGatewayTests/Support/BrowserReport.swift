@@ -1,0 +1,44 @@
+/// What a page reports about its call: the browser client's `window.meshgate.state()`.
+struct BrowserReport: Decodable, Sendable {
+    let id: String
+    let registered: Bool
+    let list: [String]
+    let problems: [String]
+    let peers: [String: Peer]
+
+    struct Peer: Decodable, Sendable {
+        let name: String
+        /// "offer" or "answer": who made the offer.
+        let role: String?
+        let connectionState: String
+        /// Kinds of the live received tracks.
+        let tracks: [String]
+        let received: [String: Stream]
+        let sent: [String: Stream]
+        let localDescription: String?
+        let remoteDescription: String?
+    }
+
+    struct Stream: Decodable, Sendable {
+        let codec: String?
+        let payloadType: Int?
+        let packets: Int
+        let framesDecoded: Int?
+        let width: Int?
+        let height: Int?
+    }
+
+    /// Whether video from `peer` is being decoded (at `width`x`height` if given) and its audio arrives.
+    func receives(from peer: String, frames: Int = 10, width: Int? = nil, height: Int? = nil) -> Bool {
+        guard let entry = peers[peer], entry.connectionState == "connected",
+              let video = entry.received["video"], (video.framesDecoded ?? 0) >= frames,
+              width == nil || video.width == width, height == nil || video.height == height,
+              let audio = entry.received["audio"], audio.packets > 0,
+              entry.tracks.contains("audio"), entry.tracks.contains("video") else { return false }
+        return true
+    }
+
+    func framesDecoded(from peer: String) -> Int {
+        peers[peer]?.received["video"]?.framesDecoded ?? 0
+    }
+}
