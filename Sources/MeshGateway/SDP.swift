@@ -32,11 +32,14 @@ struct SDPSummary: Equatable {
 
     init(_ sdp: String) {
         var sessionDirection: String?
+        // Firefox writes every a=fmtp before the a=rtpmap lines: they meet at the end.
+        var formats: [[Int: String]] = []
         for raw in sdp.split(whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("m=") {
                 let kind = line.dropFirst(2).split(separator: " ").first.map(String.init) ?? ""
                 lines.append(MediaLine(kind: kind, direction: sessionDirection ?? "sendrecv"))
+                formats.append([:])
                 continue
             }
             guard line.hasPrefix("a=") else { continue }
@@ -54,9 +57,13 @@ struct SDPSummary: Equatable {
                 lines[lines.count - 1].codecs.append(Codec(payloadType: pt, encodingName: name.uppercased()))
             } else if let fmtp = attribute.dropPrefix("fmtp:") {
                 let parts = fmtp.split(separator: " ", maxSplits: 1)
-                guard parts.count == 2, let pt = Int(parts[0]),
-                      let index = lines[lines.count - 1].codecs.firstIndex(where: { $0.payloadType == pt }) else { continue }
-                lines[lines.count - 1].codecs[index].fmtp = String(parts[1])
+                guard parts.count == 2, let pt = Int(parts[0]) else { continue }
+                formats[formats.count - 1][pt] = String(parts[1])
+            }
+        }
+        for index in lines.indices {
+            for codec in lines[index].codecs.indices {
+                lines[index].codecs[codec].fmtp = formats[index][lines[index].codecs[codec].payloadType] ?? ""
             }
         }
     }

@@ -102,7 +102,7 @@ struct CommandTests {
         try await Call.run { call in
             _ = try await call.join("sender", record: false)
             let folder = try temporaryDirectory("sigterm")
-            let recorder = try MeshgateProcess(["join", "--server", call.server.url + "/", "--id", "recorder", "--video", "none", "--audio", "none",
+            let recorder = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "recorder", "--video", "none", "--audio", "none",
                                                 "--ice-address", "127.0.0.1", "--record", folder])
             try await eventually("the recorder's first frame", within: .seconds(20)) { recorder.stderr.contains("first frame") ? true : nil }
             try await Task.sleep(for: .seconds(1.5))

@@ -9,7 +9,7 @@ struct IceTests {
     @Test func candidatesUseOnlyTheGivenAddressAndPorts() async throws {
         try await Call.run { call in
             // A bare protocol client in the room: the gateway, joining after it, offers to it.
-            let watcher = try await TestClient.join(call.server.url, id: "watcher")
+            let watcher = try await TestClient.join(call.url, id: "watcher")
             _ = try await call.join("gateway", record: false) { $0.icePorts = 47000...47009 }
             _ = try await watcher.next(where: { $0.type == .sendOffer }, within: .seconds(15))
             var candidates: [String] = []
@@ -44,7 +44,7 @@ struct IceTests {
         try turn.run()
         defer { turn.terminate() }
         try await Call.run { call in
-            let watcher = try await TestClient.join(call.server.url, id: "watcher")
+            let watcher = try await TestClient.join(call.url, id: "watcher")
             _ = try await call.join("gateway", record: false) { $0.turnServers = ["turn://meshgate:s3cret@127.0.0.1:34780"] }
             let relay = try await watcher.next(where: { $0.type == .newCandidate && $0.ice?.candidate.contains(" typ relay") == true },
                                                within: .seconds(15))

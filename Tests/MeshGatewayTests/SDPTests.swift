@@ -50,6 +50,28 @@ struct SDPTests {
         #expect(h264?.parameter("sprop-parameter-sets") == nil)
     }
 
+    /// Firefox writes its attributes sorted by name: every a=fmtp comes before the a=rtpmap lines.
+    @Test func readsFormatParametersThatComeBeforeTheirCodec() {
+        let sdp = """
+            v=0\r
+            m=video 9 UDP/TLS/RTP/SAVPF 120 126 105\r
+            a=fmtp:126 profile-level-id=42e01f;level-asymmetry-allowed=1;packetization-mode=1\r
+            a=fmtp:105 profile-level-id=42e01f;level-asymmetry-allowed=1\r
+            a=fmtp:120 max-fs=12288;max-fr=60\r
+            a=rtpmap:120 VP8/90000\r
+            a=rtpmap:126 H264/90000\r
+            a=rtpmap:105 H264/90000\r
+            m=audio 9 UDP/TLS/RTP/SAVPF 109\r
+            a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1\r
+            a=rtpmap:109 opus/48000/2\r
+
+            """
+        let offer = SDPSummary(sdp)
+        #expect(offer.codec("H264", kind: .video)?.payloadType == 126)
+        #expect(offer.codec("VP8", kind: .video)?.parameter("max-fs") == "12288")
+        #expect(offer.codec("OPUS", kind: .audio)?.parameter("useinbandfec") == "1")
+    }
+
     @Test func noH264WithoutPacketizationModeOne() {
         let sdp = "v=0\r\nm=video 9 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\na=fmtp:97 packetization-mode=0\r\n"
         #expect(SDPSummary(sdp).codec("H264", kind: .video) == nil)

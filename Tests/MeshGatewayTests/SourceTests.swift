@@ -87,7 +87,7 @@ struct SourceTests {
         let home = try alsaHome { _ in "pcm.testspeaker {\n    type null\n}\n" }
         try await Call.run { call in
             _ = try await call.join("sender", record: false) { $0.video = .none }
-            let player = try MeshgateProcess(["join", "--server", call.server.url + "/", "--id", "player", "--video", "none", "--audio", "none",
+            let player = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "player", "--video", "none", "--audio", "none",
                                               "--ice-address", "127.0.0.1", "--play-audio", "testspeaker", "--stats", "0.5"],
                                              environment: alsaEnvironment(home: home))
             do {
@@ -147,7 +147,7 @@ struct SourceTests {
     }
 
     private func sending(_ source: [String], to call: Call) -> [String] {
-        ["join", "--server", call.server.url + "/", "--id", "clip", "--size", "320x240", "--fps", "15", "--ice-address", "127.0.0.1"] + source
+        ["join", "--server", call.url + "/", "--id", "clip", "--size", "320x240", "--fps", "15", "--ice-address", "127.0.0.1"] + source
     }
 }
 

@@ -1,10 +1,21 @@
 /// What a page reports about its call: the browser client's `window.meshgate.state()`.
 struct BrowserReport: Decodable, Sendable {
     let id: String
+    /// The user wants to be in the call (joined and not left).
+    let joined: Bool
     let registered: Bool
+    /// The WebSocket's state: connecting, open, closing or closed.
+    let socket: String
     let list: [String]
+    /// Settings of the local tracks, by kind; a kind turned off is missing.
+    let local: [String: Settings]
     let problems: [String]
     let peers: [String: Peer]
+
+    struct Settings: Decodable, Sendable {
+        let width: Int?
+        let height: Int?
+    }
 
     struct Peer: Decodable, Sendable {
         let name: String

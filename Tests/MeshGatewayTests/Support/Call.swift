@@ -6,14 +6,30 @@ import Synchronization
 /// A server and the gateways and browsers a test joins to it; `Call.run` always ends them,
 /// so that a failed test leaves no pipeline or browser running into the next one.
 final class Call: Sendable {
-    let server: TestServer
     let reports: PageReports
+    private let running: Mutex<TestServer?>
+    private let port: Int
     private let joined = Mutex<[TestGateway]>([])
     private let browsers = Mutex<[Browser]>([])
 
     private init(server: TestServer, reports: PageReports) {
-        self.server = server
+        self.running = Mutex(server)
+        self.port = server.port
         self.reports = reports
+    }
+
+    /// The WebSocket URL of the call's server (the default room).
+    var url: String { "ws://127.0.0.1:\(port)" }
+
+    /// Stops the server as SIGTERM does; the call's peers stay connected to each other.
+    func stopServer() async throws {
+        try await running.withLock { server in defer { server = nil }; return server }?.stop()
+    }
+
+    /// Starts the server again on the same port.
+    func startServerAgain() async throws {
+        let server = try await TestServer.start(port: port)
+        running.withLock { $0 = server }
     }
 
     static func run(_ body: (Call) async throws -> Void) async throws {
@@ -28,22 +44,24 @@ final class Call: Sendable {
     }
 
     func join(_ id: String, record: Bool = true, _ configure: (inout GatewayConfiguration) -> Void = { _ in }) async throws -> TestGateway {
-        let gateway = try await TestGateway.join(server.url, id: id, record: record, configure)
+        let gateway = try await TestGateway.join(url, id: id, record: record, configure)
         joined.withLock { $0.append(gateway) }
         return gateway
     }
 
-    /// Opens the browser client served by the call's server, joining as `id` without a click.
-    func open(_ kind: Browser.Kind, id: String, name: String? = nil) throws -> Browser {
-        try open(kind, id: id, url: "http://127.0.0.1:\(server.port)/?" + Self.query([
-            "autojoin": "1", "id": id, "name": name ?? id.capitalized, "report": reports.url(for: id),
-        ]))
+    /// Opens the browser client served by the call's server as `id`; with `autojoin` it joins
+    /// without a click.
+    func open(_ kind: Browser.Kind, id: String, name: String? = nil, autojoin: Bool = true) throws -> Browser {
+        var query = ["id": id, "report": reports.url(for: id)]
+        if autojoin { query["autojoin"] = "1" }
+        if let name { query["name"] = name }
+        return try open(kind, id: id, url: "http://127.0.0.1:\(port)/?" + Self.query(query))
     }
 
     /// Opens the test page `fixture` with the call's WebSocket URL, `id` and report URL.
     func open(_ kind: Browser.Kind, id: String, fixture: String) throws -> Browser {
         try open(kind, id: id, url: reports.fixture(fixture) + "?" + Self.query([
-            "server": server.url, "id": id, "report": reports.url(for: id),
+            "server": url, "id": id, "report": reports.url(for: id),
         ]))
     }
 
@@ -64,7 +82,7 @@ final class Call: Sendable {
     private func end() async {
         for browser in browsers.withLock({ $0 }) { try? await browser.close() }
         for gateway in joined.withLock({ $0 }) { try? await gateway.leave() }
-        try? await server.stop()
+        try? await stopServer()
         await reports.stop()
     }
 }
