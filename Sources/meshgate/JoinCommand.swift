@@ -193,9 +193,11 @@ struct JoinCommand: AsyncParsableCommand {
             serverConfiguration.port = port
             let listening = AsyncStream<Int>.makeStream()
             let embedded = MeshServer(configuration: serverConfiguration, logger: Logger(label: "meshgate.server"))
-            let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
+            let shown = ListeningAddress.shown(for: host)
             for service in try embedded.services(onListening: { port in
-                logger.info("server listening", metadata: ["url": "ws://\(shownHost):\(port)/", "open": "http://\(shownHost):\(port)/"])
+                var metadata: Logger.Metadata = ["url": "ws://\(shown.local):\(port)/", "open": "http://\(shown.local):\(port)/"]
+                if let others = shown.others { metadata["others_open"] = "http://\(others):\(port)/" }
+                logger.info("server listening", metadata: metadata)
                 listening.continuation.yield(port)
             }) {
                 services.append(.init(service: service))

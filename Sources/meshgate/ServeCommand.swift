@@ -60,11 +60,17 @@ struct ServeCommand: AsyncParsableCommand {
 
         let logger = Logger(label: "meshgate.server")
         let server = MeshServer(configuration: configuration, logger: logger)
-        let scheme = tlsCert == nil ? "ws" : "wss"
-        let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
+        let secure = tlsCert != nil
+        let shown = ListeningAddress.shown(for: host)
         do {
             try await server.run { port in
-                logger.info("listening", metadata: ["url": "\(scheme)://\(shownHost):\(port)/", "version": "\(MeshServer.version)"])
+                var metadata: Logger.Metadata = [
+                    "url": "\(secure ? "wss" : "ws")://\(shown.local):\(port)/",
+                    "open": "\(secure ? "https" : "http")://\(shown.local):\(port)/",
+                    "version": "\(MeshServer.version)",
+                ]
+                if let others = shown.others { metadata["others_open"] = "\(secure ? "https" : "http")://\(others):\(port)/" }
+                logger.info("listening", metadata: metadata)
             }
         } catch let error as ServerError {
             throw RuntimeFailure(error.description)

@@ -163,6 +163,21 @@ struct BrowserClientTests {
         }
     }
 
+    /// Over plain http from another machine a page gets no camera or microphone: it says so,
+    /// and still joins to watch and listen.
+    @Test func aPageThatIsNotASecureContextWatchesAndListensOnly() async throws {
+        try await Call.run { call in
+            let gateway = try await call.join("gw", record: false)
+            let browser = try call.open(.chromium, id: "viewer", host: "meshgate.test")
+            let report = try await browser.waitUntil("media from gw") { $0.receives(from: "gw", width: 320, height: 240) }
+            #expect(report.local.isEmpty)
+            #expect(report.problems.contains { $0.contains("need https://") })
+            try await Task.sleep(for: .seconds(1))
+            let peer = try #require(await gateway.snapshot().peers.first { $0.id == "viewer" })
+            #expect(peer.state == "connected" && peer.videoBuffers == 0 && peer.audioBuffers == 0)
+        }
+    }
+
     @Test func theClientRejoinsWhenTheServerRestartsAndKeepsItsConnections() async throws {
         try await Call.run { call in
             _ = try await call.join("gw", record: false)

@@ -49,6 +49,13 @@ function send(message) {
 // Asks for camera and microphone, then for whichever of them exists: a kiosk without
 // devices still joins, and receives.
 async function openLocalMedia() {
+  if (!navigator.mediaDevices) {
+    // Browsers give pages camera and microphone only on https:// and on localhost.
+    showStatus('camera and microphone need https:// (or localhost): you can watch and listen only', true);
+    showToggle('camera', false);
+    showToggle('mic', false);
+    return;
+  }
   const wanted = { video: params.get('camera') !== '0', audio: params.get('mic') !== '0' };
   const attempts = [wanted, { video: wanted.video, audio: false }, { video: false, audio: wanted.audio }]
     .filter((c) => c.video || c.audio);
@@ -90,6 +97,7 @@ async function toggle(kind) {
     localStream.removeTrack(current);
   } else {
     try {
+      if (!navigator.mediaDevices) throw new Error('this page is not on https:// or localhost');
       const stream = await navigator.mediaDevices.getUserMedia({ [mediaKind]: true });
       track = stream.getTracks()[0];
       localStream.addTrack(track);

@@ -34,7 +34,12 @@ final class Browser: Sendable {
                 "--headless=new", "--no-sandbox", "--user-data-dir=\(profile)",
                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                 "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
-                "--no-first-run", "--disable-gpu", "--window-size=1280,800", "--remote-debugging-port=0", "--remote-allow-origins=*", url,
+                "--no-first-run", "--disable-gpu", "--window-size=1280,800", "--remote-debugging-port=0", "--remote-allow-origins=*",
+                // A name that is not localhost: a page there is not a secure context, as on a LAN.
+                "--host-resolver-rules=MAP *.test 127.0.0.1",
+                // Without camera permission Chromium hides its address behind an mDNS name, and
+                // nothing answers mDNS in a loopback-only namespace.
+                "--disable-features=WebRtcHideLocalIpsWithMdns", url,
             ]
         case .firefox:
             try Self.firefoxPreferences.write(toFile: profile + "/user.js", atomically: true, encoding: .utf8)

@@ -49,13 +49,13 @@ final class Call: Sendable {
         return gateway
     }
 
-    /// Opens the browser client served by the call's server as `id`; with `autojoin` it joins
-    /// without a click.
-    func open(_ kind: Browser.Kind, id: String, name: String? = nil, autojoin: Bool = true) throws -> Browser {
+    /// Opens the browser client served by the call's server, at `host`, as `id`; with
+    /// `autojoin` it joins without a click.
+    func open(_ kind: Browser.Kind, id: String, name: String? = nil, autojoin: Bool = true, host: String = "127.0.0.1") throws -> Browser {
         var query = ["id": id, "report": reports.url(for: id)]
         if autojoin { query["autojoin"] = "1" }
         if let name { query["name"] = name }
-        return try open(kind, id: id, url: "http://127.0.0.1:\(port)/?" + Self.query(query))
+        return try open(kind, id: id, url: "http://\(host):\(port)/?" + Self.query(query))
     }
 
     /// Opens the test page `fixture` with the call's WebSocket URL, `id` and report URL.
