@@ -163,6 +163,27 @@ struct BrowserClientTests {
         }
     }
 
+    @Test func roomAndTokenComeFromThePageURL() async throws {
+        try await Call.run(configuring: { $0.token = "s3cret" }) { call in
+            let gateway = try await call.join("gw", at: "/room/blue?token=s3cret", record: false)
+            let lobby = try await call.join("lobby", at: "/?token=s3cret", record: false, receiveOnly)
+            let browser = try call.open(.chromium, id: "viewer", path: "/room/blue", query: ["token": "s3cret"])
+            let report = try await browser.waitUntil("media from gw") { $0.receives(from: "gw") }
+            #expect(report.list.sorted() == ["gw", "viewer"])
+            try await gateway.waitForMedia(from: ["viewer"])
+            #expect(await lobby.snapshot().peers.isEmpty)
+
+            let stranger = try call.open(.chromium, id: "stranger", path: "/room/blue")
+            try await stranger.waitUntil("to be refused, saying why") { report in
+                !report.registered && report.problems.contains { $0.contains("add ?token=SECRET") }
+                    && report.problems.contains { $0.contains("refused by the server") }
+            }
+            try await Task.sleep(for: .seconds(2.5))
+            // Refused once, it does not knock again and again.
+            #expect(try #require(stranger.report).problems.count { $0.contains("refused by the server") } == 1)
+        }
+    }
+
     /// Over plain http from another machine a page gets no camera or microphone: it says so,
     /// and still joins to watch and listen.
     @Test func aPageThatIsNotASecureContextWatchesAndListensOnly() async throws {

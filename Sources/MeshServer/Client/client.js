@@ -324,6 +324,10 @@ function connect() {
     socket = null;
     registered = false;
     if (!joined) return;
+    if (event.code === 1008) {
+      // Refused (a wrong or missing token): trying again would be refused again.
+      return showStatus('refused by the server (' + (event.reason || 'policy') + '): check the URL and reload', true);
+    }
     // Peer connections carry on without the server; only signalling waits for it.
     showStatus('signalling lost (' + (event.reason || event.code) + '); reconnecting in ' + retryDelay / 1000 + ' s', true);
     setTimeout(() => { if (joined && !socket) connect(); }, retryDelay);

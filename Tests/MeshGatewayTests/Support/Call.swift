@@ -1,5 +1,6 @@
 import Foundation
 import MeshGateway
+import MeshServer
 import MeshTestSupport
 import Synchronization
 
@@ -33,7 +34,11 @@ final class Call: Sendable {
     }
 
     static func run(_ body: (Call) async throws -> Void) async throws {
-        let call = Call(server: try await TestServer.start(), reports: try await PageReports.start())
+        try await run(configuring: { _ in }, body)
+    }
+
+    static func run(configuring configure: (inout ServerConfiguration) -> Void, _ body: (Call) async throws -> Void) async throws {
+        let call = Call(server: try await TestServer.start(configure), reports: try await PageReports.start())
         do {
             try await body(call)
         } catch {
@@ -43,19 +48,21 @@ final class Call: Sendable {
         await call.end()
     }
 
-    func join(_ id: String, record: Bool = true, _ configure: (inout GatewayConfiguration) -> Void = { _ in }) async throws -> TestGateway {
-        let gateway = try await TestGateway.join(url, id: id, record: record, configure)
+    /// Joins a gateway to the default room, or to `path` (a room, a token).
+    func join(_ id: String, at path: String = "", record: Bool = true, _ configure: (inout GatewayConfiguration) -> Void = { _ in }) async throws -> TestGateway {
+        let gateway = try await TestGateway.join(url + path, id: id, record: record, configure)
         joined.withLock { $0.append(gateway) }
         return gateway
     }
 
-    /// Opens the browser client served by the call's server, at `host`, as `id`; with
-    /// `autojoin` it joins without a click.
-    func open(_ kind: Browser.Kind, id: String, name: String? = nil, autojoin: Bool = true, host: String = "127.0.0.1") throws -> Browser {
-        var query = ["id": id, "report": reports.url(for: id)]
+    /// Opens the browser client served by the call's server, at `host` and `path` (a room),
+    /// as `id`; with `autojoin` it joins without a click.
+    func open(_ kind: Browser.Kind, id: String, name: String? = nil, autojoin: Bool = true, host: String = "127.0.0.1",
+              path: String = "/", query extra: [String: String] = [:]) throws -> Browser {
+        var query = extra.merging(["id": id, "report": reports.url(for: id)]) { _, new in new }
         if autojoin { query["autojoin"] = "1" }
         if let name { query["name"] = name }
-        return try open(kind, id: id, url: "http://\(host):\(port)/?" + Self.query(query))
+        return try open(kind, id: id, url: "http://\(host):\(port)\(path)?" + Self.query(query))
     }
 
     /// Opens the test page `fixture` with the call's WebSocket URL, `id` and report URL.
