@@ -1,3 +1,5 @@
+import GStreamer
+
 /// The RTP side of each codec MeshGate sends or receives.
 enum MediaKind: String, Sendable, CaseIterable {
     case video, audio
@@ -15,6 +17,14 @@ extension VideoCodec {
             // Constrained baseline with SPS/PPS before every keyframe: what every browser decodes.
             "x264enc name=\(name) tune=zerolatency speed-preset=ultrafast threads=2 bitrate=\(bitrate) key-int-max=\(fps * 5) "
                 + "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream"
+        }
+    }
+
+    /// Changes a running encoder's target, in kbit/s.
+    func setBitrate(_ kbps: Int, on encoder: Element) {
+        switch self {
+        case .vp8: encoder.set("target-bitrate", kbps * 1000)
+        case .h264: encoder.set("bitrate", kbps)
         }
     }
 

@@ -20,6 +20,8 @@ public final class Gateway: Sendable {
         case stop(reason: String)
         case snapshot(CheckedContinuation<GatewaySnapshot, Never>)
         case statsTick
+        /// Time to adapt each peer's own video bitrate (`--encode per-peer`).
+        case bitrateTick
     }
 
     public let configuration: GatewayConfiguration

@@ -21,6 +21,8 @@ public struct GatewayConfiguration: Sendable {
     public var fps = 30
     /// Video bitrate in kbit/s.
     public var bitrate = 1500
+    /// One encoder per kind for everyone, or one per peer.
+    public var encode: EncodeMode = .once
 
     public var recordDirectory: String? = nil
     /// ALSA device for received audio; `nil` means do not play.
@@ -41,6 +43,14 @@ public struct GatewayConfiguration: Sendable {
 
 public enum VideoCodec: String, Sendable, CaseIterable {
     case vp8, h264
+}
+
+public enum EncodeMode: String, Sendable, CaseIterable {
+    /// One video and one audio encoder feed every peer: a peer costs sending, not encoding.
+    case once
+    /// Each peer gets its own encoders: CPU grows with every peer, as in a browser, but each
+    /// peer's video bitrate can follow that peer's own connection.
+    case perPeer = "per-peer"
 }
 
 /// Where the sent video comes from.

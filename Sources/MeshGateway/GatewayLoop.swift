@@ -144,6 +144,14 @@ final class GatewayLoop {
                 if !Task.isCancelled { post.yield(.stop(reason: "--duration \(duration) s passed")) }
             })
         }
+        if configuration.encode == .perPeer {
+            timers.append(Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    post.yield(.bitrateTick)
+                }
+            })
+        }
         if let interval = configuration.statsInterval {
             timers.append(Task {
                 while !Task.isCancelled {
@@ -207,6 +215,8 @@ final class GatewayLoop {
             continuation.resume(returning: snapshot())
         case .statsTick:
             await printStatistics()
+        case .bitrateTick:
+            await adaptBitrates()
         case .stop:
             break
         }
@@ -302,7 +312,7 @@ final class GatewayLoop {
             guard state != session.state else { return }
             session.state = state
             logger.info("peer \(state.rawValue)", metadata: ["peer": "\(session.id)"])
-            if state == .connected { requestKeyframe() }
+            if state == .connected { session.requestKeyframe() }
             if state == .failed { await removePeer(session.id, reason: "connection failed") }
         }
     }
@@ -345,9 +355,14 @@ final class GatewayLoop {
         signalling.send(message.jsonText())
     }
 
-    /// A keyframe for a newly connected peer, so its first frame decodes at once.
-    private func requestKeyframe() {
-        pipeline.element(named: SendGraph.videoEncoder)?.staticPad("src")?.requestKeyframe()
+    /// The encoder of a peer's own sending branch with `--encode per-peer`; nil when the
+    /// shared encoder before the tee does it.
+    private func encoder(_ kind: MediaKind) -> String? {
+        let c = configuration
+        guard c.encode == .perPeer else { return nil }
+        return kind == .video
+            ? c.videoCodec.encoder(name: SendGraph.videoEncoder, bitrate: c.bitrate, fps: c.fps)
+            : Opus.encoder(name: SendGraph.audioEncoder)
     }
 
     // MARK: - Peers
@@ -374,13 +389,14 @@ final class GatewayLoop {
             let codec = configuration.videoCodec
             if let tee = sendGraph.sendsVideo ? pipeline.element(named: SendGraph.videoTee) : nil {
                 let profile = VideoCodec.h264ProfileLevelID(width: configuration.width, height: configuration.height, fps: configuration.fps)
-                try session.attachSender(tee: tee, payloader: codec.payloader(pt: codec.offeredPayloadType),
+                try session.attachSender(tee: tee, encoder: encoder(.video), payloader: codec.payloader(pt: codec.offeredPayloadType),
                                          caps: codec.rtpCaps(pt: codec.offeredPayloadType, profileLevelID: profile))
             } else {
                 session.addReceiveOnly(caps: VideoCodec.allCases.map { $0.rtpCaps(pt: $0.offeredPayloadType) }.joined(separator: ";"))
             }
             if let tee = sendGraph.sendsAudio ? pipeline.element(named: SendGraph.audioTee) : nil {
-                try session.attachSender(tee: tee, payloader: Opus.payloader(pt: Opus.offeredPayloadType), caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
+                try session.attachSender(tee: tee, encoder: encoder(.audio), payloader: Opus.payloader(pt: Opus.offeredPayloadType),
+                                         caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
             } else {
                 session.addReceiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
             }
@@ -411,7 +427,7 @@ final class GatewayLoop {
                     let caps = kind == .video
                         ? codec.rtpCaps(pt: pt, profileLevelID: offered.parameter("profile-level-id") ?? "42e01f")
                         : Opus.rtpCaps(pt: pt)
-                    try session.attachSender(tee: tee, payloader: payloader, caps: caps)
+                    try session.attachSender(tee: tee, encoder: encoder(kind), payloader: payloader, caps: caps)
                 } else {
                     if sends, line.receives {
                         logger.warning("peer does not take our codec; sending it no \(kind.rawValue)", metadata: ["peer": "\(id)", "codec": "\(name)"])
@@ -480,6 +496,17 @@ final class GatewayLoop {
             },
             pipelineElements: pipeline.childCount
         )
+    }
+
+    /// With `--encode per-peer`, each peer's video bitrate follows the loss its receiver reports.
+    private func adaptBitrates() async {
+        for session in peers.values where session.state == .connected {
+            guard let encoder = session.videoEncoder, let statistics = await session.webrtc.statistics(),
+                  let lost = statistics.fractionLost(sending: .video),
+                  let kbps = session.bitrate.update(fractionLost: lost) else { continue }
+            configuration.videoCodec.setBitrate(kbps, on: encoder)
+            logger.debug("video bitrate", metadata: ["peer": "\(session.id)", "kbps": "\(kbps)", "lost": "\(Int(lost * 100))%"])
+        }
     }
 
     /// One JSON line per peer on stdout, from webrtcbin's statistics and our frame counters.

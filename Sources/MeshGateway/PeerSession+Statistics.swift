@@ -24,6 +24,19 @@ extension PeerSession {
         if let rtt = remote.compactMap({ $0.double("round-trip-time") }).max() {
             line["rtt_ms"] = Int(rtt * 1000)
         }
+        if configuration.encode == .perPeer, videoEncoder != nil {
+            line["kbps_target"] = bitrate.current
+        }
         return line
+    }
+}
+
+extension Statistics {
+    /// The share of what we send of `kind` that the receiver reports lost (RTCP receiver
+    /// reports), 0 to 1. The codec entry of a sending pad names the stream's SSRC.
+    func fractionLost(sending kind: MediaKind) -> Double? {
+        let sent = Set(entries.filter { $0.type == "codec" && $0.fields["codec-type"] == "encode"
+            && $0.fields["mime-type"]?.lowercased().hasPrefix(kind.rawValue + "/") == true }.compactMap { $0.fields["ssrc"] })
+        return entries.first { $0.type == "remote-inbound-rtp" && sent.contains($0.fields["ssrc"] ?? "") }?.double("fraction-lost")
     }
 }

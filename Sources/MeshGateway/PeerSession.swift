@@ -23,7 +23,7 @@ final class PeerSession {
     let webrtc: WebRTCBin
 
     private let pipeline: Pipeline
-    private let configuration: GatewayConfiguration
+    let configuration: GatewayConfiguration
     private var sendBranches: [SendBranch] = []
     private var receiveBins: [Bin] = []
     private var recorder: Recorder?
@@ -33,6 +33,8 @@ final class PeerSession {
     private(set) var remoteSummary: SDPSummary?
     var state: PeerConnectionState = .new
     var offerSent = false
+    /// This peer's video bitrate when it has its own encoder (`--encode per-peer`).
+    var bitrate: BitrateController
     /// Totals at the previous `--stats` line, for rates.
     var lastStatistics: (time: ContinuousClock.Instant, bytesIn: Int, bytesOut: Int)?
     /// Depayloaded video buffers received; the first one is the "first frame" status line.
@@ -51,6 +53,7 @@ final class PeerSession {
         self.role = role
         self.pipeline = pipeline
         self.configuration = configuration
+        bitrate = BitrateController(maximum: configuration.bitrate)
         do {
             webrtc = try WebRTCBin(name: "peer\(serial)")
             if let stun = configuration.stunServer { webrtc.set("stun-server", stun) }
@@ -64,10 +67,13 @@ final class PeerSession {
         pipeline.add(webrtc)
     }
 
-    /// Feeds this peer from the encoder's tee: leaky queue, payloader with `pt`, webrtcbin.
-    func attachSender(tee: Element, payloader: String, caps: String) throws(GatewayError) {
+    /// Feeds this peer from a tee: leaky queue, `encoder` when the tee carries raw media
+    /// (`--encode per-peer`), the payloader, webrtcbin.
+    func attachSender(tee: Element, encoder: String?, payloader: String, caps: String) throws(GatewayError) {
         do throws(GStreamerError) {
-            let bin = try Bin.parse("queue leaky=downstream max-size-buffers=120 max-size-bytes=0 max-size-time=0 ! \(payloader)")
+            // Raw frames are big: a peer whose encoder falls behind skips frames rather than queue them.
+            let queue = "queue leaky=downstream max-size-buffers=\(encoder == nil ? 120 : 3) max-size-bytes=0 max-size-time=0"
+            let bin = try Bin.parse([queue, encoder, payloader].compactMap { $0 }.joined(separator: " ! "))
             guard let rtpCaps = Caps(caps), let sink = bin.staticPad("sink"), let source = bin.staticPad("src") else {
                 throw GStreamerError("cannot make a sending branch for \(caps)")
             }
@@ -84,6 +90,18 @@ final class PeerSession {
         } catch {
             throw GatewayError(error.message)
         }
+    }
+
+    /// Asks the encoder that feeds this peer for a keyframe (the shared one with `--encode once`).
+    func requestKeyframe() {
+        for branch in sendBranches where branch.webrtcPad.caps?.string("media") == "video" {
+            branch.bin.staticPad("src")?.requestKeyframe()
+        }
+    }
+
+    /// This peer's own video encoder (`--encode per-peer`).
+    var videoEncoder: Element? {
+        sendBranches.lazy.compactMap { $0.bin.element(named: SendGraph.videoEncoder) }.first
     }
 
     /// Receives a kind this gateway does not send (in an offer, or matching an offered m-line).

@@ -1,8 +1,10 @@
 /// The sending half of the pipeline as one gst-launch description: sources, then ONE
-/// encoder per kind, each ending in a tee that per-peer branches attach to.
+/// encoder per kind, each ending in a tee that per-peer branches attach to. With
+/// `--encode per-peer` the tees carry raw media and each peer's branch has its own encoder.
 struct SendGraph {
     static let videoTee = "video_tee"
     static let audioTee = "audio_tee"
+    /// The encoders' names, in the pipeline (`--encode once`) or in each peer's branch.
     static let videoEncoder = "video_encoder"
     static let audioEncoder = "audio_encoder"
 
@@ -43,17 +45,19 @@ struct SendGraph {
             }
         }
         let c = configuration
+        let once = c.encode == .once
         if let video {
             parts.append("\(video) ! videoconvert ! videoscale ! videorate "
                 + "! video/x-raw,format=I420,width=\(c.width),height=\(c.height),framerate=\(c.fps)/1,pixel-aspect-ratio=1/1 "
                 + "! queue max-size-buffers=3 max-size-bytes=0 max-size-time=0 leaky=downstream "
-                + "! \(c.videoCodec.encoder(name: Self.videoEncoder, bitrate: c.bitrate, fps: c.fps)) "
+                + (once ? "! \(c.videoCodec.encoder(name: Self.videoEncoder, bitrate: c.bitrate, fps: c.fps)) " : "")
                 + "! tee name=\(Self.videoTee) allow-not-linked=true")
         }
         if let audio {
             parts.append("\(audio) ! audioconvert ! audioresample ! audio/x-raw,rate=48000 "
                 + "! queue max-size-buffers=5 max-size-bytes=0 max-size-time=0 leaky=downstream "
-                + "! \(Opus.encoder(name: Self.audioEncoder)) ! tee name=\(Self.audioTee) allow-not-linked=true")
+                + (once ? "! \(Opus.encoder(name: Self.audioEncoder)) " : "")
+                + "! tee name=\(Self.audioTee) allow-not-linked=true")
         }
         description = parts.joined(separator: "  ")
         sendsVideo = video != nil

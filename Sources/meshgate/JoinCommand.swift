@@ -9,6 +9,7 @@ import ServiceLifecycle
 import Synchronization
 
 extension VideoCodec: ExpressibleByArgument {}
+extension EncodeMode: ExpressibleByArgument {}
 
 struct JoinCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,6 +49,9 @@ struct JoinCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Video bitrate in kbit/s.", valueName: "KBPS"))
     var bitrate = 1500
+
+    @Option(help: ArgumentHelp("once: one encoder per kind for every peer; per-peer: one per peer, each peer's video bitrate following its own connection.", valueName: "MODE"))
+    var encode: EncodeMode = .once
 
     @Option(help: ArgumentHelp("Record each remote participant to DIR/ID-TIME.mkv.", valueName: "DIR"))
     var record: String?
@@ -120,6 +124,7 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.fps = fps
         guard (16...50000).contains(bitrate) else { throw ValidationError("--bitrate must be between 16 and 50000 kbit/s, not \(bitrate)") }
         configuration.bitrate = bitrate
+        configuration.encode = encode
         configuration.recordDirectory = record
         configuration.playAudioDevice = playAudio.map { $0 == "default" ? "" : $0 }
         if let stun {

@@ -14,6 +14,7 @@ struct CommandTests {
         (["--ice-address", "localhost"], "--ice-address must be an IP address"),
         (["--server", "http://example.test/"], "--server must be a ws:// or wss:// URL"),
         (["--pipeline", "no-such-preset"], "no preset 'no-such-preset'"),
+        (["--encode", "twice"], "--encode"),
     ])
     func aBadFlagValueIsAUsageError(arguments: [String], message: String) async throws {
         let result = try await MeshgateProcess.run(["join"] + arguments)
