@@ -184,6 +184,16 @@ struct BrowserClientTests {
         }
     }
 
+    @Test func thePageSendsTheCodecAndSizeItsURLAsksFor() async throws {
+        try await Call.run { call in
+            let recorder = try await call.join("recorder", receiveOnly)
+            let browser = try call.open(.chromium, id: "wide", query: ["codec": "h264", "size": "1280x720"])
+            let report = try await browser.waitUntil("H.264 sent to the recorder") { $0.peers["recorder"]?.sent["video"]?.codec == "video/H264" }
+            #expect(report.local["video"]?.width == 1280 && report.local["video"]?.height == 720)
+            try await recorder.waitForMedia(from: ["wide"])
+        }
+    }
+
     /// Over plain http from another machine a page gets no camera or microphone: it says so,
     /// and still joins to watch and listen.
     @Test func aPageThatIsNotASecureContextWatchesAndListensOnly() async throws {

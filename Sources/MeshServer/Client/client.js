@@ -11,6 +11,8 @@ const socketURL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + locati
 const myId = params.get('id') || 'browser-' + Math.random().toString(36).slice(2, 8);
 const reportURL = params.get('report');
 const iceServers = params.getAll('ice').map(parseIceServer);
+const [wantedWidth, wantedHeight] = (params.get('size') || '640x480').split('x').map(Number);
+const preferredCodec = (params.get('codec') || '').toLowerCase();   // 'vp8', 'h264', 'vp9', 'av1'; '' lets the browser choose
 
 const $ = (id) => document.getElementById(id);
 const peers = new Map();      // remote id -> Peer
@@ -62,7 +64,7 @@ async function openLocalMedia() {
   for (const constraints of attempts) {
     try {
       const stream = await navigator.mediaDevices.getUserMedia({
-        video: constraints.video && { width: { ideal: 640 }, height: { ideal: 480 } },
+        video: constraints.video && { width: { ideal: wantedWidth || 640 }, height: { ideal: wantedHeight || 480 } },
         audio: constraints.audio,
       });
       localStream = stream;
@@ -74,6 +76,15 @@ async function openLocalMedia() {
   $('preview').srcObject = localStream;
   showToggle('camera', localStream.getVideoTracks().length > 0);
   showToggle('mic', localStream.getAudioTracks().length > 0);
+}
+
+// ?codec=: that codec first in what this browser offers or answers, the others after it.
+function preferCodec(transceiver) {
+  if (!preferredCodec || !transceiver.setCodecPreferences || !RTCRtpReceiver.getCapabilities) return;
+  const codecs = RTCRtpReceiver.getCapabilities('video').codecs;
+  const first = codecs.filter((c) => c.mimeType.toLowerCase() === 'video/' + preferredCodec);
+  if (first.length === 0) return showStatus('this browser has no ' + preferredCodec + '; it chooses another codec', true);
+  transceiver.setCodecPreferences([...first, ...codecs.filter((c) => !first.includes(c))]);
 }
 
 function localTrack(kind) {
@@ -167,7 +178,8 @@ class Peer {
   offer() {
     this.role = 'offer';
     for (const kind of ['audio', 'video']) {
-      this.pc.addTransceiver(localTrack(kind) || kind, { direction: 'sendrecv', streams: [localStream] });
+      const transceiver = this.pc.addTransceiver(localTrack(kind) || kind, { direction: 'sendrecv', streams: [localStream] });
+      if (kind === 'video') preferCodec(transceiver);
     }
     this.run(async () => {
       await this.pc.setLocalDescription(await this.pc.createOffer());
@@ -183,6 +195,7 @@ class Peer {
       // The offer made the transceivers; ours would not be matched to its m-lines.
       for (const transceiver of this.pc.getTransceivers()) {
         transceiver.direction = 'sendrecv';
+        if (transceiver.receiver.track.kind === 'video') preferCodec(transceiver);
         const track = localTrack(transceiver.receiver.track.kind);
         if (track) {
           await transceiver.sender.replaceTrack(track);
