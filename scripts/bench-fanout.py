@@ -1,0 +1,217 @@
+"""Fan-out benchmark (run by scripts/bench-fanout inside a loopback-only namespace).
+
+One sender and N receive-only gateways (separate `meshgate join --video none --audio none`
+processes) in a room of a separate `meshgate serve`. The sender is MeshGate with
+`--encode once`, MeshGate with `--encode per-peer`, or headless Chromium sending its fake
+camera through the browser client. Once every receiver has its first frame, the sender's
+CPU (cores busy, from /proc) and memory are sampled for a fixed window.
+"""
+import argparse, os, signal, subprocess, sys, tempfile, time
+
+MESHGATE = ".build/release/meshgate"
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree(pid):
+    """pid and all its descendants."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+            except OSError:
+                pass
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
+def cpu_seconds(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])   # utime, stime
+        except OSError:
+            pass
+    return total / TICKS
+
+
+def memory_mib(pids):
+    """Proportional set size summed over the processes (RSS for one process): shared pages count once."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+class Run:
+    def __init__(self, port, room, logs):
+        self.url = f"ws://127.0.0.1:{port}/room/{room}"
+        self.http = f"http://127.0.0.1:{port}/room/{room}"
+        self.logs = logs
+        self.processes = []
+
+    def start(self, name, argv, **kwargs):
+        log = open(os.path.join(self.logs, name + ".log"), "w")
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True, **kwargs)
+        process.log_path = log.name
+        self.processes.append(process)
+        return process
+
+    def receivers(self, n):
+        for i in range(n):
+            self.start(f"r{i}", [MESHGATE, "join", "--server", self.url, "--id", f"r{i}", "--video", "none", "--audio", "none",
+                                 "--ice-address", "127.0.0.1", "--log-level", "info"])
+
+    def wait_for_first_frames(self, n, limit):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            seen = 0
+            for p in self.processes:
+                if os.path.basename(p.log_path).startswith("r"):
+                    with open(p.log_path) as f:
+                        seen += "first frame" in f.read()
+            if seen == n:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def stop(self):
+        for p in self.processes:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        for p in self.processes:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+def sender(run, mode, size, codec, bitrate, profile):
+    if mode == "chromium":
+        width, height = size.split("x")
+        url = f"{run.http}?autojoin=1&id=sender&size={size}&codec={codec}"
+        return run.start("sender", ["chromium", "--headless=new", "--no-sandbox", f"--user-data-dir={profile}",
+                                    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=fps=30",
+                                    "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+                                    "--no-first-run", "--disable-gpu", "--mute-audio", f"--window-size={width},{height}", url])
+    return run.start("sender", [MESHGATE, "join", "--server", run.url, "--id", "sender", "--encode", mode, "--pipeline", "test",
+                                "--size", size, "--fps", "30", "--video-codec", codec, "--bitrate", str(bitrate),
+                                "--ice-address", "127.0.0.1", "--log-level", "info"])
+
+
+def measure(port, index, mode, size, codec, n, seconds, logs):
+    bitrate = 1500 if size == "640x480" else 2500
+    run = Run(port, f"bench{index}", os.path.join(logs, f"{index:02d}-{mode}-{codec}-{size}-{n}"))
+    os.makedirs(run.logs)
+    try:
+        # Receivers first, so the sender joins last and offers to all of them, as a newcomer does.
+        run.receivers(n)
+        time.sleep(1.0)
+        process = sender(run, mode, size, codec, bitrate, os.path.join(run.logs, "profile"))
+        if not run.wait_for_first_frames(n, 60):
+            return None
+        time.sleep(3)   # past the first keyframes and the browser's bandwidth ramp-up start
+        pids = tree(process.pid)
+        before, start = cpu_seconds(pids), time.monotonic()
+        time.sleep(seconds)
+        pids = tree(process.pid)
+        cores = (cpu_seconds(pids) - before) / (time.monotonic() - start)
+        return cores, memory_mib(pids)
+    finally:
+        run.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--modes", default="once,per-peer,chromium")
+    parser.add_argument("--sizes", default="640x480,1280x720")
+    parser.add_argument("--codecs", default="vp8,h264")
+    parser.add_argument("--peers", default="1,2,4,8")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--port", type=int, default=18790)
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args()
+
+    logs = tempfile.mkdtemp(prefix="meshgate-bench-fanout-")
+    server = subprocess.Popen([MESHGATE, "serve", "--host", "127.0.0.1", "--port", str(args.port), "--log-level", "warning"],
+                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(logs, "server.log"), "w"))
+    time.sleep(1)
+    rows = []
+    try:
+        index = 0
+        for size in args.sizes.split(","):
+            for codec in args.codecs.split(","):
+                for mode in args.modes.split(","):
+                    for n in [int(x) for x in args.peers.split(",")]:
+                        index += 1
+                        result = measure(args.port, index, mode, size, codec, n, args.seconds, logs)
+                        rows.append((size, codec, mode, n, result))
+                        shown = "no first frame at every receiver within 60 s" if result is None else f"{result[0]:.3f} cores, {result[1]:.0f} MiB"
+                        print(f"{size} {codec} {mode} N={n}: {shown}", file=sys.stderr, flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+    with open(args.output, "w") as out:
+        out.write(report(rows, args))
+    print(f"logs: {logs}", file=sys.stderr)
+
+
+def report(rows, args):
+    results = {(s, c, m, n): r for s, c, m, n, r in rows}
+    peers = [int(x) for x in args.peers.split(",")]
+    lines = ["| size | codec | sender | " + " | ".join(f"N={n} CPU (cores)" for n in peers)
+             + " | N=max / N=1 | CPU per added peer (% of a core) | " + " | ".join(f"N={n} memory (MiB)" for n in peers)
+             + " | memory per added peer (MiB) |",
+             "|---|---|---|" + "---|" * (2 * len(peers) + 3)]
+    for size in args.sizes.split(","):
+        for codec in args.codecs.split(","):
+            for mode in args.modes.split(","):
+                r = [results.get((size, codec, mode, n)) for n in peers]
+                cpu = [f"{x[0]:.3f}" if x else "-" for x in r]
+                mem = [f"{x[1]:.0f}" if x else "-" for x in r]
+                first, last = r[0], r[-1]
+                if first and last and len(peers) > 1:
+                    ratio = f"{last[0] / first[0]:.2f}x"
+                    marginal = f"{100 * (last[0] - first[0]) / (peers[-1] - peers[0]):.2f}"
+                    memory = f"{(last[1] - first[1]) / (peers[-1] - peers[0]):.1f}"
+                else:
+                    ratio = marginal = memory = "-"
+                name = {"once": "MeshGate `--encode once`", "per-peer": "MeshGate `--encode per-peer`", "chromium": "Chromium tab"}.get(mode, mode)
+                lines.append(f"| {size} | {codec} | {name} | " + " | ".join(cpu) + f" | {ratio} | {marginal} | " + " | ".join(mem) + f" | {memory} |")
+    lines.append("")
+    lines.append("At the largest N, sender CPU relative to `--encode once`:")
+    lines.append("")
+    lines.append("| size | codec | per-peer / once | Chromium / once |")
+    lines.append("|---|---|---|---|")
+    for size in args.sizes.split(","):
+        for codec in args.codecs.split(","):
+            once = results.get((size, codec, "once", peers[-1]))
+            cells = []
+            for mode in ["per-peer", "chromium"]:
+                other = results.get((size, codec, mode, peers[-1]))
+                cells.append(f"{other[0] / once[0]:.1f}x" if once and other and once[0] > 0 else "-")
+            lines.append(f"| {size} | {codec} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
