@@ -386,6 +386,10 @@ final class GatewayLoop {
         if peers[id] != nil { await removePeer(id, reason: "reconnecting") }
         do {
             let session = try newSession(for: id, role: .offerer)
+            // Playing before any branch links to it: a webrtcbin still in NULL answers the first
+            // buffers with FLUSHING, which stops the branch's queue for good and, through the
+            // tee, the shared encoder and the source for every peer.
+            session.start()
             let codec = configuration.videoCodec
             if let tee = sendGraph.sendsVideo ? pipeline.element(named: SendGraph.videoTee) : nil {
                 let profile = VideoCodec.h264ProfileLevelID(width: configuration.width, height: configuration.height, fps: configuration.fps)
@@ -400,7 +404,6 @@ final class GatewayLoop {
             } else {
                 session.addReceiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
             }
-            session.start()
             gateway.post(.offerDue(id, serial: session.serial), after: .milliseconds(50))
         } catch {
             logger.error("cannot connect to peer", metadata: ["peer": "\(id)", "reason": "\(error.description)"])

@@ -23,6 +23,19 @@ struct EncodeTests {
         }
     }
 
+    /// A sender that joins a room offers to everyone at once, while its pipeline is starting:
+    /// no branch may stop the shared encoder (a webrtcbin not yet playing once did, now and then).
+    @Test(arguments: EncodeMode.allCases)
+    func aSenderJoiningFourPeersReachesEveryOne(mode: EncodeMode) async throws {
+        try await Call.run { call in
+            let ids = ["r1", "r2", "r3", "r4"]
+            var receivers: [TestGateway] = []
+            for id in ids { receivers.append(try await call.join(id, record: false, receiveOnly)) }
+            _ = try await call.join("sender", record: false) { $0.encode = mode; $0.videoCodec = .h264 }
+            for receiver in receivers { try await receiver.waitForMedia(from: ["sender"]) }
+        }
+    }
+
     /// Each peer's line of `--stats` shows its own encoder's target; on loopback nothing is lost,
     /// so it stays at `--bitrate`. With `--encode once` there is no per-peer target.
     @Test(arguments: EncodeMode.allCases)
