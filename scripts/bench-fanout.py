@@ -1,12 +1,16 @@
 """Fan-out benchmark (run by scripts/bench-fanout inside a loopback-only namespace).
 
-One sender and N receive-only gateways (separate `meshgate join --video none --audio none`
-processes) in a room of a separate `meshgate serve`. The sender is MeshGate with
-`--encode once`, MeshGate with `--encode per-peer`, or headless Chromium sending its fake
-camera through the browser client. Once every receiver has its first frame, the sender's
-CPU (cores busy, from /proc) and memory are sampled for a fixed window.
+Fan-out: one sender and N receive-only gateways (separate `meshgate join --video none
+--audio none` processes) in a room of a separate `meshgate serve`. The sender is MeshGate
+with `--encode once`, MeshGate with `--encode per-peer`, or headless Chromium sending its
+fake camera through the browser client. Once every receiver has its first frame, the
+sender's CPU (cores busy, from /proc) and memory are sampled for a fixed window.
+
+First frame: a MeshGate sender stays in a room while late joiners come one at a time, a
+receive-only gateway or a headless Chromium page; each says how long it waited from its
+`new_user` to its first frame (the gateway's `since_join_ms`, the page's `firstFrameMs`).
 """
-import argparse, os, signal, subprocess, sys, tempfile, time
+import argparse, http.server, json, os, signal, statistics, subprocess, sys, tempfile, threading, time
 
 MESHGATE = ".build/release/meshgate"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -140,6 +144,100 @@ def measure(port, index, mode, size, codec, n, seconds, logs):
         run.stop()
 
 
+class Reports(http.server.ThreadingHTTPServer):
+    """Keeps the latest report each page POSTs to /ID."""
+    def __init__(self):
+        self.latest = {}
+        reports = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    reports.latest[self.path.strip("/")] = json.loads(body)
+                except ValueError:
+                    pass
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def first_frames(port, joins, logs):
+    """Late joiners, one at a time, each waiting for the sender's first frame."""
+    run = Run(port, "first-frame", os.path.join(logs, "first-frame"))
+    os.makedirs(run.logs)
+    reports = Reports()
+    waits = {"gateway": [], "chromium": []}
+    try:
+        sender(run, "once", "640x480", "vp8", 1500, None)
+        time.sleep(2)
+        for i in range(joins):
+            late = run.start(f"late{i}", [MESHGATE, "join", "--server", run.url, "--id", f"late{i}", "--video", "none",
+                                          "--audio", "none", "--ice-address", "127.0.0.1", "--log-level", "info"])
+            waits["gateway"].append(wait_for(lambda: since_join(late.log_path)))
+            stop(late)
+            profile = os.path.join(run.logs, f"page{i}")
+            page = run.start(f"page{i}", ["chromium", "--headless=new", "--no-sandbox", f"--user-data-dir={profile}",
+                                          "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+                                          "--disable-features=WebRtcHideLocalIpsWithMdns", "--no-first-run", "--disable-gpu",
+                                          "--mute-audio", f"{run.http}?autojoin=1&id=page{i}&camera=0&mic=0"
+                                          f"&report=http://127.0.0.1:{reports.server_address[1]}/page{i}"])
+            waits["chromium"].append(wait_for(lambda: (reports.latest.get(f"page{i}", {}).get("peers", {})
+                                                       .get("sender", {}).get("firstFrameMs"))))
+            stop(page)
+            print(f"join {i + 1}: gateway {waits['gateway'][-1]} ms, chromium {waits['chromium'][-1]} ms", file=sys.stderr, flush=True)
+    finally:
+        run.stop()
+        reports.shutdown()
+    return waits
+
+
+def since_join(path):
+    with open(path) as f:
+        for line in f:
+            if "first frame" in line and "since_join_ms=" in line:
+                return int(line.split("since_join_ms=")[1].split()[0])
+    return None
+
+
+def wait_for(probe, limit=30):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = probe()
+        if value is not None:
+            return value
+        time.sleep(0.05)
+    return None
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def first_frame_report(waits, joins):
+    lines = ["| late joiner | joins | first frame: median (ms) | p90 (ms) | min (ms) | max (ms) | no frame within 30 s |",
+             "|---|---|---|---|---|---|---|"]
+    for name, label in [("gateway", "MeshGate gateway (receive-only)"), ("chromium", "Chromium page (watch-only)")]:
+        values = sorted(v for v in waits[name] if v is not None)
+        missing = joins - len(values)
+        if values:
+            p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+            lines.append(f"| {label} | {joins} | {statistics.median(values):.0f} | {p90} | {values[0]} | {values[-1]} | {missing} |")
+        else:
+            lines.append(f"| {label} | {joins} | - | - | - | - | {missing} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--modes", default="once,per-peer,chromium")
@@ -148,6 +246,7 @@ def main():
     parser.add_argument("--peers", default="1,2,4,8")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--port", type=int, default=18790)
+    parser.add_argument("--joins", type=int, default=20, help="late joiners of each kind for the first-frame part (0: skip it)")
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
 
@@ -155,8 +254,10 @@ def main():
     server = subprocess.Popen([MESHGATE, "serve", "--host", "127.0.0.1", "--port", str(args.port), "--log-level", "warning"],
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(logs, "server.log"), "w"))
     time.sleep(1)
-    rows = []
+    rows, waits = [], None
     try:
+        if args.joins:
+            waits = first_frames(args.port, args.joins, logs)
         index = 0
         for size in args.sizes.split(","):
             for codec in args.codecs.split(","):
@@ -172,6 +273,13 @@ def main():
         server.wait()
     with open(args.output, "w") as out:
         out.write(report(rows, args))
+        if waits:
+            out.write("\n### Time to first frame (a late joiner, on loopback)\n\n")
+            out.write("A MeshGate sender (`--pipeline test`, 640x480, 30 fps, VP8) is in the room; a late joiner comes,\n"
+                      "waits for its first frame from the sender, and leaves, one at a time. The time runs from the joiner's\n"
+                      "`new_user` to a frame it can decode (the gateway's first complete keyframe, `since_join_ms` in its log)\n"
+                      "or shows (the page's first `requestVideoFrameCallback` of the sender's video, `firstFrameMs` in its state).\n\n")
+            out.write(first_frame_report(waits, args.joins))
     print(f"logs: {logs}", file=sys.stderr)
 
 

@@ -16,6 +16,8 @@ final class GatewayLoop {
     private var peers: [PeerID: PeerSession] = [:]
     private var nextSerial = 1
     private var registered = false
+    /// When this gateway last sent `new_user`: a newcomer's first frames are counted from it.
+    private var joinedAt: ContinuousClock.Instant?
     private var everRegistered = false
     /// Ids in the room lists since we last registered. After a reconnect, a peer missing
     /// from the list may just not have reconnected yet; it left only once it was listed.
@@ -181,6 +183,7 @@ final class GatewayLoop {
     private func handle(_ event: Event) async {
         switch event {
         case .signalling(.connected):
+            joinedAt = .now
             signalling.send(Message(type: .newUser, id: configuration.id, username: configuration.name ?? configuration.id).jsonText())
         case .signalling(.text(let text)):
             await handle(text: text)
@@ -205,8 +208,11 @@ final class GatewayLoop {
             }
         case .firstFrame(let id, let serial):
             guard let session = peers[id], session.serial == serial else { return }
-            let elapsed = ContinuousClock.now - session.started
-            logger.info("first frame", metadata: ["peer": "\(id)", "after_ms": "\(elapsed.milliseconds)"])
+            let now = ContinuousClock.now
+            var metadata: Logger.Metadata = ["peer": "\(id)", "after_ms": "\((now - session.started).milliseconds)"]
+            // For a peer met by joining, the wait a user sees: from our new_user to a decodable frame.
+            if session.role == .offerer, let joinedAt { metadata["since_join_ms"] = "\((now - joinedAt).milliseconds)" }
+            logger.info("first frame", metadata: metadata)
         case .bus(let message):
             handle(message)
         case .sourceEnded:

@@ -160,6 +160,14 @@ struct BrowserClientTests {
             try await page.evaluate("document.querySelector('#join button').click()")
             try await browser.waitUntil("media from gw after joining again") { $0.receives(from: "gw") }
             try await gateway.waitForMedia(from: ["dora"])
+
+            // Leave and Join at once: the old socket's late close must not disturb the new one.
+            try await page.evaluate("document.getElementById('leave').click(); document.querySelector('#join button').click()")
+            try await Task.sleep(for: .seconds(2))
+            let report = try await browser.waitUntil("media from gw after leaving and joining at once") { $0.receives(from: "gw") }
+            #expect(report.socket == "open" && report.registered)
+            #expect(!report.problems.contains { $0.contains("already in this call") || $0.contains("signalling lost") }, "\(report.problems)")
+            try await gateway.waitForMedia(from: ["dora"])
         }
     }
 

@@ -23,6 +23,7 @@ let registered = false;       // the server has listed us since the socket opene
 let retryDelay = 1000;
 let localStream = new MediaStream();
 let lastList = [];
+let joinSentAt = null;        // performance.now() at our last new_user
 const problems = [];
 
 // "stun:host:port" or "turn:user:password@host:port" (also turns:).
@@ -141,6 +142,10 @@ class Peer {
       if (!this.video.srcObject) {
         this.video.srcObject = this.stream;
         play(this.video);
+        this.video.requestVideoFrameCallback?.(() => {
+          // The wait a person sees on joining: from our new_user to this peer's first frame on screen.
+          if (this.role === 'offer' && joinSentAt !== null) this.firstFrameMs = Math.round(performance.now() - joinSentAt);
+        });
       }
     };
     this.pc.onconnectionstatechange = () => {
@@ -322,9 +327,15 @@ function handle(message) {
 
 function connect() {
   showStatus('connecting to ' + socketURL);
-  socket = new WebSocket(socketURL);
-  socket.onopen = () => send({ type: 'new_user', id: myId, username });
-  socket.onmessage = (event) => {
+  // Events of a socket this page has given up (left, or replaced) must not touch the current one.
+  const ws = new WebSocket(socketURL);
+  socket = ws;
+  ws.onopen = () => {
+    joinSentAt = performance.now();
+    send({ type: 'new_user', id: myId, username });
+  };
+  ws.onmessage = (event) => {
+    if (socket !== ws) return;
     let message;
     try {
       message = JSON.parse(event.data);
@@ -333,7 +344,8 @@ function connect() {
     }
     handle(message);
   };
-  socket.onclose = (event) => {
+  ws.onclose = (event) => {
+    if (socket !== ws) return;
     socket = null;
     registered = false;
     if (!joined) return;
@@ -361,8 +373,11 @@ async function join() {
 
 function leave() {
   joined = false;
+  registered = false;
   send({ type: 'close_connection', id: myId });
-  socket?.close(1000, 'left');
+  const ws = socket;
+  socket = null;
+  ws?.close(1000, 'left');
   for (const p of [...peers.values()]) p.close();
   for (const track of localStream.getTracks()) track.stop();
   localStream = new MediaStream();
@@ -386,6 +401,7 @@ async function state() {
   for (const p of peers.values()) {
     const entry = {
       name: p.name, role: p.role, connectionState: p.pc.connectionState, iceConnectionState: p.pc.iceConnectionState,
+      firstFrameMs: p.firstFrameMs ?? null,
       tracks: p.pc.getReceivers().filter((r) => r.track.readyState === 'live').map((r) => r.track.kind),
       received: {}, sent: {},
       localDescription: p.pc.localDescription?.sdp ?? null, remoteDescription: p.pc.remoteDescription?.sdp ?? null,
