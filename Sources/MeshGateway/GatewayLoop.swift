@@ -410,7 +410,12 @@ final class GatewayLoop {
             } else {
                 session.addReceiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
             }
-            gateway.post(.offerDue(id, serial: session.serial), after: .milliseconds(50))
+            if session.sends {
+                gateway.post(.offerDue(id, serial: session.serial), after: .milliseconds(50))
+            } else {
+                // Nothing to send, so no caps to wait for: a receive-only joiner offers at once.
+                await makeOffer(session)
+            }
         } catch {
             logger.error("cannot connect to peer", metadata: ["peer": "\(id)", "reason": "\(error.description)"])
             await removePeer(id, reason: "failed")

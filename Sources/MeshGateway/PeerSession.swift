@@ -109,6 +109,9 @@ final class PeerSession {
         if let caps = Caps(caps) { webrtc.addTransceiver(.recvonly, caps: caps) }
     }
 
+    /// Whether this peer gets media from us.
+    var sends: Bool { !sendBranches.isEmpty }
+
     /// Since when every sending branch has had caps: webrtcbin builds an offer's m-lines from
     /// them, and takes them a moment after the pad has them.
     var sendersReadySince: ContinuousClock.Instant? {
