@@ -82,31 +82,17 @@ class Run:
                                  "--ice-address", "127.0.0.1", "--log-level", "info"])
 
     def wait_for_first_frames(self, n, limit):
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
+        def everyone_has_one():
             seen = 0
             for p in self.processes:
                 if os.path.basename(p.log_path).startswith("r"):
                     with open(p.log_path) as f:
                         seen += "first frame" in f.read()
-            if seen == n:
-                return True
-            time.sleep(0.2)
-        return False
+            return True if seen == n else None
+        return wait_for(everyone_has_one, limit) is not None
 
     def stop(self):
-        for p in self.processes:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 10
-        for p in self.processes:
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        stop(*self.processes)
 
 
 def sender(run, mode, size, codec, bitrate, profile):
@@ -215,13 +201,20 @@ def wait_for(probe, limit=30):
     return None
 
 
-def stop(process):
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def stop(*processes):
+    """SIGTERM to each one's process group, all at once; SIGKILL to what has not ended in 10 s."""
+    for p in processes:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    for p in processes:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
 
 
 def first_frame_report(waits, joins):
