@@ -146,22 +146,10 @@ final class GatewayLoop {
                 if !Task.isCancelled { post.yield(.stop(reason: "--duration \(duration) s passed")) }
             })
         }
-        if configuration.encode == .perPeer {
-            timers.append(Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
-                    post.yield(.bitrateTick)
-                }
-            })
-        }
-        if let interval = configuration.statsInterval {
-            timers.append(Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(interval))
-                    post.yield(.statsTick)
-                }
-            })
-        }
+        // Each tick posts the next once it is done: a slow tick (webrtcbin answers statistics
+        // in up to 5 s) must not pile ticks up ahead of signalling.
+        if configuration.encode == .perPeer { gateway.post(.bitrateTick, after: .seconds(1)) }
+        if let interval = configuration.statsInterval { gateway.post(.statsTick, after: .seconds(interval)) }
         return timers
     }
 
@@ -221,8 +209,10 @@ final class GatewayLoop {
             continuation.resume(returning: snapshot())
         case .statsTick:
             await printStatistics()
+            if let interval = configuration.statsInterval { gateway.post(.statsTick, after: .seconds(interval)) }
         case .bitrateTick:
             await adaptBitrates()
+            gateway.post(.bitrateTick, after: .seconds(1))
         case .stop:
             break
         }
@@ -526,7 +516,10 @@ final class GatewayLoop {
     /// One JSON line per peer on stdout, from webrtcbin's statistics and our frame counters.
     private func printStatistics() async {
         for session in peers.values.sorted(by: { $0.id < $1.id }) {
-            guard let statistics = await session.webrtc.statistics() else { continue }
+            guard let statistics = await session.webrtc.statistics() else {
+                logger.warning("webrtcbin gave no statistics within 5 s", metadata: ["peer": "\(session.id)", "state": "\(session.state.rawValue)"])
+                continue
+            }
             let line = session.statisticsLine(statistics, now: ContinuousClock.now)
             guard let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else { continue }
             FileHandle.standardOutput.write(data + Data("\n".utf8))

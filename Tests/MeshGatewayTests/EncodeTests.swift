@@ -45,12 +45,17 @@ struct EncodeTests {
                                               "--bitrate", "400", "--size", "320x240", "--fps", "15", "--ice-address", "127.0.0.1", "--stats", "0.5"])
             _ = try await call.join("first", record: false, receiveOnly)
             _ = try await call.join("second", record: false, receiveOnly)
-            let lines = try await eventually("a connected stats line for each peer", within: .seconds(20)) { () -> [[String: Any]]? in
-                let parsed = sender.stdout.split(separator: "\n").compactMap {
-                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-                }.filter { $0["state"] as? String == "connected" }
-                let peers = Set(parsed.compactMap { $0["peer"] as? String })
-                return peers == ["first", "second"] ? parsed : nil
+            let lines: [[String: Any]]
+            do {
+                lines = try await eventually("a connected stats line for each peer", within: .seconds(20)) { () -> [[String: Any]]? in
+                    let parsed = sender.stdout.split(separator: "\n").compactMap {
+                        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                    }.filter { $0["state"] as? String == "connected" }
+                    let peers = Set(parsed.compactMap { $0["peer"] as? String })
+                    return peers == ["first", "second"] ? parsed : nil
+                }
+            } catch {
+                throw Timeout(description: "\(error)\nsender's stdout:\n\(sender.stdout)\nsender's stderr:\n\(sender.stderr)")
             }
             for line in lines {
                 #expect(line["kbps_target"] as? Int == (mode == .perPeer ? 400 : nil), "\(line)")
