@@ -7,10 +7,11 @@ fake camera through the browser client. Once every receiver has its first frame,
 sender's CPU (cores busy, from /proc) and memory are sampled for a fixed window.
 
 First frame: a MeshGate sender stays in a room while late joiners come one at a time, a
-receive-only gateway or a headless Chromium page; each says how long it waited from its
+receive-only gateway or a new tab of a headless Chromium that keeps running; each says how
+long it waited from its
 `new_user` to its first frame (the gateway's `since_join_ms`, the page's `firstFrameMs`).
 """
-import argparse, http.server, json, os, signal, statistics, subprocess, sys, tempfile, threading, time
+import argparse, http.server, json, os, signal, statistics, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
 
 MESHGATE = ".build/release/meshgate"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -154,33 +155,47 @@ class Reports(http.server.ThreadingHTTPServer):
 
 
 def first_frames(port, joins, logs):
-    """Late joiners, one at a time, each waiting for the sender's first frame."""
+    """Late joiners, one at a time, each waiting for the sender's first frame. The pages are
+    tabs of one browser that is already running, as a person's is when they open the link."""
     run = Run(port, "first-frame", os.path.join(logs, "first-frame"))
     os.makedirs(run.logs)
     reports = Reports()
     waits = {"gateway": [], "chromium": []}
+    devtools = f"http://127.0.0.1:{port + 1}"
     try:
         sender(run, "once", "640x480", "vp8", 1500, None)
+        run.start("browser", ["chromium", "--headless=new", "--no-sandbox", f"--user-data-dir={os.path.join(run.logs, 'profile')}",
+                              "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+                              "--disable-features=WebRtcHideLocalIpsWithMdns", "--no-first-run", "--disable-gpu",
+                              "--mute-audio", f"--remote-debugging-port={port + 1}", "about:blank"])
+        wait_for(lambda: devtools_call(devtools, "GET", "/json/version"))
         time.sleep(2)
         for i in range(joins):
             late = run.start(f"late{i}", [MESHGATE, "join", "--server", run.url, "--id", f"late{i}", "--video", "none",
                                           "--audio", "none", "--ice-address", "127.0.0.1", "--log-level", "info"])
             waits["gateway"].append(wait_for(lambda: since_join(late.log_path)))
             stop(late)
-            profile = os.path.join(run.logs, f"page{i}")
-            page = run.start(f"page{i}", ["chromium", "--headless=new", "--no-sandbox", f"--user-data-dir={profile}",
-                                          "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
-                                          "--disable-features=WebRtcHideLocalIpsWithMdns", "--no-first-run", "--disable-gpu",
-                                          "--mute-audio", f"{run.http}?autojoin=1&id=page{i}&camera=0&mic=0"
-                                          f"&report=http://127.0.0.1:{reports.server_address[1]}/page{i}"])
+            url = f"{run.http}?autojoin=1&id=page{i}&camera=0&mic=0&report=http://127.0.0.1:{reports.server_address[1]}/page{i}"
+            tab = devtools_call(devtools, "PUT", "/json/new?" + urllib.parse.quote(url, safe=""))
             waits["chromium"].append(wait_for(lambda: (reports.latest.get(f"page{i}", {}).get("peers", {})
                                                        .get("sender", {}).get("firstFrameMs"))))
-            stop(page)
+            if tab:
+                devtools_call(devtools, "GET", "/json/close/" + tab["id"])
+            time.sleep(1)   # the closed tab's peer leaves before the next joiner comes
             print(f"join {i + 1}: gateway {waits['gateway'][-1]} ms, chromium {waits['chromium'][-1]} ms", file=sys.stderr, flush=True)
     finally:
         run.stop()
         reports.shutdown()
     return waits
+
+
+def devtools_call(base, method, path):
+    """A call to Chromium's DevTools HTTP endpoint; its JSON answer, or None."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(base + path, method=method), timeout=5) as answer:
+            return json.loads(answer.read() or b"{}")
+    except (OSError, ValueError):
+        return None
 
 
 def since_join(path):
@@ -269,7 +284,9 @@ def main():
         if waits:
             out.write("\n### Time to first frame (a late joiner, on loopback)\n\n")
             out.write("A MeshGate sender (`--pipeline test`, 640x480, 30 fps, VP8) is in the room; a late joiner comes,\n"
-                      "waits for its first frame from the sender, and leaves, one at a time. The time runs from the joiner's\n"
+                      "waits for its first frame from the sender, and leaves, one at a time: a receive-only gateway process,\n"
+                      "then a new tab of a Chromium that is already running (as a person's browser is when they open the link).\n"
+                      "The time runs from the joiner's\n"
                       "`new_user` to a frame it can decode (the gateway's first complete keyframe, `since_join_ms` in its log)\n"
                       "or shows (the page's first `requestVideoFrameCallback` of the sender's video, `firstFrameMs` in its state).\n\n")
             out.write(first_frame_report(waits, args.joins))

@@ -141,6 +141,23 @@ static inline void mg_webrtc_disable_upnp(GstElement *webrtc) {
     }
     g_object_unref(ice);
 }
+static inline void mg_set_faststart(GstElement *rtpbin, GstElement *jitterbuffer, guint session, guint ssrc, gpointer packets) {
+    g_object_set(jitterbuffer, "faststart-min-packets", GPOINTER_TO_UINT(packets), NULL);
+}
+/// Configures webrtcbin's RTP session manager. Its jitterbuffers pass their first packets
+/// on once `packets` of them came in order (instead of holding the first for their whole
+/// latency), and mark buffers with the sender's wall-clock time once an RTCP sender report
+/// maps it (a "timestamp/x-ntp" reference timestamp meta). Our own sender reports map RTP
+/// time to the capture time, as browsers' do; the default, the send time, put them seconds
+/// off. FALSE when webrtcbin has no rtpbin.
+static inline gboolean mg_webrtc_configure_rtpbin(GstElement *webrtc, guint packets) {
+    GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin");
+    if (!rtpbin) return FALSE;
+    g_object_set(rtpbin, "add-reference-timestamp-meta", TRUE, "rtcp-sync-send-time", FALSE, NULL);
+    g_signal_connect(rtpbin, "new-jitterbuffer", G_CALLBACK(mg_set_faststart), GUINT_TO_POINTER(packets));
+    gst_object_unref(rtpbin);
+    return TRUE;
+}
 static inline void mg_webrtc_set_ice_port_range(GstElement *webrtc, guint min, guint max) {
     GObject *agent = NULL;
     g_object_get(webrtc, "ice-agent", &agent, NULL);
@@ -221,6 +238,20 @@ static inline GstDevice *mg_device_at(GList *node) { return GST_DEVICE(node->dat
 /// Asks the encoder upstream of `pad` for a keyframe with its parameter sets.
 static inline gboolean mg_request_keyframe(GstPad *pad) {
     return gst_pad_send_event(pad, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+}
+/// When the sender made this received buffer, in ns since 1970 on the sender's wall clock
+/// (the reference timestamp meta the jitterbuffer adds once an RTCP sender report maps
+/// RTP time to NTP time); 0 when it has none yet.
+static inline guint64 mg_buffer_sender_unix_time(GstBuffer *buffer) {
+    static GstCaps *ntp = NULL;
+    static gsize made = 0;
+    if (g_once_init_enter(&made)) {
+        ntp = gst_caps_new_empty_simple("timestamp/x-ntp");
+        g_once_init_leave(&made, 1);
+    }
+    GstReferenceTimestampMeta *meta = gst_buffer_get_reference_timestamp_meta(buffer, ntp);
+    const guint64 ntp_to_unix = G_GUINT64_CONSTANT(2208988800) * GST_SECOND;
+    return meta && meta->timestamp > ntp_to_unix ? meta->timestamp - ntp_to_unix : 0;
 }
 static inline gboolean mg_send_eos(GstPad *pad) { return gst_pad_send_event(pad, gst_event_new_eos()); }
 

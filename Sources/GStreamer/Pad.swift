@@ -1,4 +1,5 @@
 import CGStreamer
+import Glibc
 import Synchronization
 
 /// A pad this handle holds one reference to.
@@ -99,10 +100,39 @@ public final class Pad: @unchecked Sendable {
         gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, eosProbe, box.retainedPointer, releaseBox)
     }
 
+    /// Keeps in `lag` how long ago the sender made the received RTP passing this pad.
+    public func measureSenderLag(into lag: SenderLag) {
+        let retained = Unmanaged.passRetained(lag).toOpaque()
+        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, lagProbe, retained, releaseBox)
+    }
+
     /// Counts buffers passing this pad into `counter`.
     public func countBuffers(into counter: BufferCounter) {
         let retained = Unmanaged.passRetained(counter).toOpaque()
         gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, countProbe, retained, releaseBox)
+    }
+}
+
+/// How long ago the sender made the media now passing a pad, kept by a probe on the
+/// streaming thread and read by the control loop.
+public final class SenderLag: Sendable {
+    private let latest = Atomic<Int>(-1)
+
+    public init() {}
+
+    /// Milliseconds from the sender's capture to here, for the latest buffer that carried
+    /// the sender's clock; nil before the first RTCP sender report. Only meaningful when
+    /// both machines' clocks agree (the same machine, or both synchronised by NTP).
+    public var milliseconds: Int? {
+        let value = latest.load(ordering: .relaxed)
+        return value < 0 ? nil : value
+    }
+
+    fileprivate func record(senderUnixNanoseconds: UInt64) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - Int64(bitPattern: senderUnixNanoseconds)
+        latest.store(max(0, Int(nanoseconds / 1_000_000)), ordering: .relaxed)
     }
 }
 
@@ -159,5 +189,12 @@ private let countProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMut
     guard let data, let buffer = info?.pointee.data?.assumingMemoryBound(to: GstBuffer.self) else { return GST_PAD_PROBE_OK }
     let delta = buffer.pointee.mini_object.flags & GST_BUFFER_FLAG_DELTA_UNIT.rawValue != 0
     Unmanaged<BufferCounter>.fromOpaque(data).takeUnretainedValue().count(keyframe: !delta)
+    return GST_PAD_PROBE_OK
+}
+
+private let lagProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, info, data in
+    guard let data, let buffer = info?.pointee.data?.assumingMemoryBound(to: GstBuffer.self) else { return GST_PAD_PROBE_OK }
+    let sent = mg_buffer_sender_unix_time(buffer)
+    if sent != 0 { Unmanaged<SenderLag>.fromOpaque(data).takeUnretainedValue().record(senderUnixNanoseconds: UInt64(sent)) }
     return GST_PAD_PROBE_OK
 }

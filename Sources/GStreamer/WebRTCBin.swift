@@ -47,6 +47,11 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         self.init(sinking: element)
         set("bundle-policy", "max-bundle")
         mg_webrtc_disable_upnp(pointer)
+        // A late joiner's first frame would otherwise wait the jitterbuffer's whole latency
+        // (200 ms); the latency still absorbs jitter once media flows.
+        guard mg_webrtc_configure_rtpbin(pointer, 2) != 0 else {
+            throw GStreamerError("this webrtcbin has no rtpbin inside: GStreamer 1.22 or later is needed")
+        }
     }
 
     /// Connects every signal the owner needs to `handler`. Call once, before negotiating.

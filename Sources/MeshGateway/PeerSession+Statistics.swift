@@ -24,6 +24,9 @@ extension PeerSession {
         if let rtt = remote.compactMap({ $0.double("round-trip-time") }).max() {
             line["rtt_ms"] = Int(rtt * 1000)
         }
+        if let lag = videoLag.milliseconds {
+            line["latency_ms"] = lag
+        }
         if configuration.encode == .perPeer, videoEncoder != nil {
             line["kbps_target"] = bitrate.current
         }

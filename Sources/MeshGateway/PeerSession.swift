@@ -40,6 +40,8 @@ final class PeerSession {
     /// Depayloaded video buffers received; the first one is the "first frame" status line.
     let received: BufferCounter
     let receivedAudio = BufferCounter()
+    /// How far behind the sender's camera the video we receive from this peer is.
+    let videoLag = SenderLag()
     private let recorderStarted: @Sendable () -> Void
 
     init(id: PeerID, serial: Int, role: Role, pipeline: Pipeline, configuration: GatewayConfiguration,
@@ -162,6 +164,7 @@ final class PeerSession {
             return
         }
         let counter = codec.kind == .video ? received : receivedAudio
+        if codec.kind == .video { pad.measureSenderLag(into: videoLag) }
         if let recordDirectory {
             let recorder = try recorderFor(directory: recordDirectory)
             // Leaky: while the muxer waits for the other stream's first buffer this one must not block webrtcbin.

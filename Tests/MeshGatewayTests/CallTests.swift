@@ -101,6 +101,26 @@ struct CallTests {
         }
     }
 
+    /// `--stats` shows how far behind the sender's camera its video arrives, from the capture
+    /// time in its RTCP sender reports: on loopback, tens of milliseconds. Reports that
+    /// mapped RTP time to the send time instead once put it seconds off.
+    @Test func statsShowHowFarBehindTheCameraTheVideoArrives() async throws {
+        try await Call.run { call in
+            _ = try await call.join("sender", record: false)
+            let receiver = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "receiver", "--video", "none", "--audio", "none",
+                                                "--ice-address", "127.0.0.1", "--stats", "0.5"])
+            let latencies = try await eventually("three stats lines with latency_ms", within: .seconds(20)) { () -> [Int]? in
+                let values = receiver.stdout.split(separator: "\n").compactMap {
+                    (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["latency_ms"] as? Int
+                }
+                return values.count >= 3 ? values : nil
+            }
+            #expect(latencies.allSatisfy { (0..<1000).contains($0) }, "latency_ms: \(latencies)")
+            receiver.signal(SIGTERM)
+            #expect(try await receiver.exitCode() == 0)
+        }
+    }
+
     @Test func aLateJoinerDecodesVideoWithinTwoSeconds() async throws {
         try await Call.run { call in
             _ = try await call.join("ann", record: false)
