@@ -8,8 +8,7 @@ sender's CPU (cores busy, from /proc) and memory are sampled for a fixed window.
 
 First frame: a MeshGate sender stays in a room while late joiners come one at a time, a
 receive-only gateway or a new tab of a headless Chromium that keeps running; each says how
-long it waited from its
-`new_user` to its first frame (the gateway's `since_join_ms`, the page's `firstFrameMs`).
+long it waited from its `new_user` to its first frame (the gateway's `since_join_ms`, the page's `firstFrameMs`).
 """
 import argparse, http.server, json, os, signal, statistics, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
 
