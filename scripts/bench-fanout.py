@@ -71,7 +71,9 @@ class Run:
 
     def start(self, name, argv, **kwargs):
         log = open(os.path.join(self.logs, name + ".log"), "w")
-        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True, **kwargs)
+        # A gateway's `--stats` lines go to NAME.stats.
+        process = subprocess.Popen(argv, stdout=open(os.path.join(self.logs, name + ".stats"), "w"), stderr=log,
+                                   start_new_session=True, **kwargs)
         process.log_path = log.name
         self.processes.append(process)
         return process
@@ -79,7 +81,23 @@ class Run:
     def receivers(self, n):
         for i in range(n):
             self.start(f"r{i}", [MESHGATE, "join", "--server", self.url, "--id", f"r{i}", "--video", "none", "--audio", "none",
-                                 "--ice-address", "127.0.0.1", "--log-level", "info"])
+                                 "--ice-address", "127.0.0.1", "--log-level", "info", "--stats", "2"])
+
+    def received_kbps(self, n, since):
+        """The median over receivers of what each received from the sender (kbit/s, RTP),
+        averaged over its `--stats` lines after byte `since[i]` of its stats file."""
+        rates = []
+        for i in range(n):
+            with open(os.path.join(self.logs, f"r{i}.stats")) as f:
+                f.seek(since[i])
+                lines = [json.loads(line) for line in f.read().splitlines() if line.startswith("{")]
+            values = [line["kbps_in"] for line in lines if line.get("peer") == "sender"]
+            if values:
+                rates.append(statistics.mean(values))
+        return statistics.median(rates) if rates else None
+
+    def stats_sizes(self, n):
+        return [os.path.getsize(os.path.join(self.logs, f"r{i}.stats")) for i in range(n)]
 
     def wait_for_first_frames(self, n, limit):
         def everyone_has_one():
@@ -103,7 +121,7 @@ def sender(run, mode, size, codec, bitrate, profile):
                                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=fps=30",
                                     "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
                                     "--no-first-run", "--disable-gpu", "--mute-audio", f"--window-size={width},{height}", url])
-    return run.start("sender", [MESHGATE, "join", "--server", run.url, "--id", "sender", "--encode", mode, "--pipeline", "test",
+    return run.start("sender", [MESHGATE, "join", "--server", run.url, "--id", "sender", "--encode", mode, "--pipeline", "bars",
                                 "--size", size, "--fps", "30", "--video-codec", codec, "--bitrate", str(bitrate),
                                 "--ice-address", "127.0.0.1", "--log-level", "info"])
 
@@ -121,11 +139,11 @@ def measure(port, index, mode, size, codec, n, seconds, logs):
             return None
         time.sleep(3)   # past the first keyframes and the browser's bandwidth ramp-up start
         pids = tree(process.pid)
-        before, start = cpu_seconds(pids), time.monotonic()
+        before, start, sizes = cpu_seconds(pids), time.monotonic(), run.stats_sizes(n)
         time.sleep(seconds)
         pids = tree(process.pid)
         cores = (cpu_seconds(pids) - before) / (time.monotonic() - start)
-        return cores, memory_mib(pids)
+        return cores, memory_mib(pids), run.received_kbps(n, sizes)
     finally:
         run.stop()
 
@@ -273,7 +291,7 @@ def main():
                         index += 1
                         result = measure(args.port, index, mode, size, codec, n, args.seconds, logs)
                         rows.append((size, codec, mode, n, result))
-                        shown = "no first frame at every receiver within 60 s" if result is None else f"{result[0]:.3f} cores, {result[1]:.0f} MiB"
+                        shown = "no first frame at every receiver within 60 s" if result is None else f"{result[0]:.3f} cores, {result[1]:.0f} MiB, {result[2] or 0:.0f} kbit/s per peer"
                         print(f"{size} {codec} {mode} N={n}: {shown}", file=sys.stderr, flush=True)
     finally:
         server.terminate()
@@ -282,7 +300,7 @@ def main():
         out.write(report(rows, args))
         if waits:
             out.write("\n### Time to first frame (a late joiner, on loopback)\n\n")
-            out.write("A MeshGate sender (`--pipeline test`, 640x480, 30 fps, VP8) is in the room; a late joiner comes,\n"
+            out.write("A MeshGate sender (`--pipeline bars`, 640x480, 30 fps, VP8) is in the room; a late joiner comes,\n"
                       "waits for its first frame from the sender, and leaves, one at a time: a receive-only gateway process,\n"
                       "then a new tab of a Chromium that is already running (as a person's browser is when they open the link).\n"
                       "The time runs from the joiner's\n"
@@ -295,38 +313,46 @@ def main():
 def report(rows, args):
     results = {(s, c, m, n): r for s, c, m, n, r in rows}
     peers = [int(x) for x in args.peers.split(",")]
-    lines = ["| size | codec | sender | " + " | ".join(f"N={n} CPU (cores)" for n in peers)
+
+    def marginal(r):
+        """CPU per added peer (cores), from the smallest to the largest N."""
+        return (r[-1][0] - r[0][0]) / (peers[-1] - peers[0]) if r[0] and r[-1] and len(peers) > 1 else None
+
+    lines = ["| size | codec | sender | received per peer, N=" + f"{peers[0]} / N={peers[-1]} (kbit/s) | "
+             + " | ".join(f"N={n} CPU (cores)" for n in peers)
              + " | N=max / N=1 | CPU per added peer (% of a core) | " + " | ".join(f"N={n} memory (MiB)" for n in peers)
              + " | memory per added peer (MiB) |",
-             "|---|---|---|" + "---|" * (2 * len(peers) + 3)]
+             "|---|---|---|---|" + "---|" * (2 * len(peers) + 3)]
     for size in args.sizes.split(","):
         for codec in args.codecs.split(","):
             for mode in args.modes.split(","):
                 r = [results.get((size, codec, mode, n)) for n in peers]
                 cpu = [f"{x[0]:.3f}" if x else "-" for x in r]
                 mem = [f"{x[1]:.0f}" if x else "-" for x in r]
+                kbps = " / ".join(f"{x[2]:.0f}" if x and x[2] is not None else "-" for x in [r[0], r[-1]])
                 first, last = r[0], r[-1]
                 if first and last and len(peers) > 1:
                     ratio = f"{last[0] / first[0]:.2f}x"
-                    marginal = f"{100 * (last[0] - first[0]) / (peers[-1] - peers[0]):.2f}"
+                    added = f"{100 * marginal(r):.2f}"
                     memory = f"{(last[1] - first[1]) / (peers[-1] - peers[0]):.1f}"
                 else:
-                    ratio = marginal = memory = "-"
+                    ratio = added = memory = "-"
                 name = {"once": "MeshGate `--encode once`", "per-peer": "MeshGate `--encode per-peer`", "chromium": "Chromium tab"}.get(mode, mode)
-                lines.append(f"| {size} | {codec} | {name} | " + " | ".join(cpu) + f" | {ratio} | {marginal} | " + " | ".join(mem) + f" | {memory} |")
-    lines.append("")
-    lines.append("At the largest N, sender CPU relative to `--encode once`:")
-    lines.append("")
-    lines.append("| size | codec | per-peer / once | Chromium / once |")
-    lines.append("|---|---|---|---|")
+                lines.append(f"| {size} | {codec} | {name} | {kbps} | " + " | ".join(cpu) + f" | {ratio} | {added} | "
+                             + " | ".join(mem) + f" | {memory} |")
+    lines += ["", "Against `--encode once`: sender CPU at the largest N, and CPU per added peer:", "",
+              "| size | codec | per-peer / once at N=max | Chromium / once at N=max | per-peer / once per added peer | Chromium / once per added peer |",
+              "|---|---|---|---|---|---|"]
     for size in args.sizes.split(","):
         for codec in args.codecs.split(","):
-            once = results.get((size, codec, "once", peers[-1]))
-            cells = []
+            series = {mode: [results.get((size, codec, mode, n)) for n in peers] for mode in ["once", "per-peer", "chromium"]}
+            once, once_added = series["once"][-1], marginal(series["once"])
+            at_max, per_peer = [], []
             for mode in ["per-peer", "chromium"]:
-                other = results.get((size, codec, mode, peers[-1]))
-                cells.append(f"{other[0] / once[0]:.1f}x" if once and other and once[0] > 0 else "-")
-            lines.append(f"| {size} | {codec} | " + " | ".join(cells) + " |")
+                other, other_added = series[mode][-1], marginal(series[mode])
+                at_max.append(f"{other[0] / once[0]:.1f}x" if once and other and once[0] > 0 else "-")
+                per_peer.append(f"{other_added / once_added:.0f}x" if once_added and other_added and once_added > 0 else "-")
+            lines.append(f"| {size} | {codec} | " + " | ".join(at_max + per_peer) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,6 @@
 """Soak (run by scripts/soak inside a loopback-only namespace).
 
-One MeshGate sender (`--pipeline test`, `--encode once`) and N receive-only gateways
+One MeshGate sender (`--pipeline bars`, `--encode once`) and N receive-only gateways
 (separate processes) stay in one call for the whole run. Every `--every` seconds it samples
 the sender's and the receivers' resident memory, the sender's CPU, the round-trip time the
 sender measures to each receiver (RTCP), how far behind the sender's camera each receiver
@@ -83,7 +83,7 @@ def main():
     server = subprocess.Popen([MESHGATE, "serve", "--host", "127.0.0.1", "--port", str(args.port), "--log-level", "warning"],
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(logs, "server.log"), "w"), start_new_session=True)
     time.sleep(1)
-    sender, sender_stats = start([MESHGATE, "join", "--id", "sender", "--pipeline", "test", "--size", args.size, "--fps", "30"] + common,
+    sender, sender_stats = start([MESHGATE, "join", "--id", "sender", "--pipeline", "bars", "--size", args.size, "--fps", "30"] + common,
                                  logs, "sender")
     receivers = [start([MESHGATE, "join", "--id", f"r{i}", "--video", "none", "--audio", "none"] + common, logs, f"r{i}")
                  for i in range(args.peers)]

@@ -29,10 +29,11 @@ struct SourceTests {
         try await expectLooping(arguments: ["--pipeline", "file-loop"], environment: ["MESHGATE_FILE": clip])
     }
 
-    @Test func theClockPresetIsSent() async throws {
+    @Test(arguments: ["clock", "bars"])
+    func thePresetIsSent(preset: String) async throws {
         try await Call.run { call in
             let recorder = try await call.join("recorder", receiveOnly)
-            let sender = try MeshgateProcess(sending(["--pipeline", "clock"], to: call))
+            let sender = try MeshgateProcess(sending(["--pipeline", preset], to: call))
             try await recorder.waitForMedia(from: ["clip"])
             try await Task.sleep(for: .seconds(1.5))
             try await stop(sender, expectingARecordingBy: recorder)
