@@ -3,8 +3,9 @@
 Fan-out: one sender and N receive-only gateways (separate `meshgate join --video none
 --audio none` processes) in a room of a separate `meshgate serve`. The sender is MeshGate
 with `--encode once`, MeshGate with `--encode per-peer`, or headless Chromium sending its
-fake camera through the browser client. Once every receiver has its first frame, the
-sender's CPU (cores busy, from /proc) and memory are sampled for a fixed window.
+fake camera (the same scrolling bars, from a y4m file) through the browser client. Once
+every receiver has its first frame, the sender's CPU (cores busy, from /proc) and memory
+are sampled for a fixed window.
 
 First frame: a MeshGate sender stays in a room while late joiners come one at a time, a
 receive-only gateway or a new tab of a headless Chromium that keeps running; each says how
@@ -113,12 +114,27 @@ class Run:
         stop(*self.processes)
 
 
+def camera_file(size, folder):
+    """Chromium's fake camera: the bars preset's picture at `size` as a y4m file, so that Chromium
+    encodes what MeshGate's sender encodes. One whole scroll of the bars (4 px a frame across the
+    width), so that looping it does not jump."""
+    width, height = size.split("x")
+    path = os.path.join(folder, f"bars-{size}.y4m")
+    if not os.path.exists(path):
+        subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "pattern=smpte", "horizontal-speed=4", f"num-buffers={int(width) // 4}",
+                        "!", f"video/x-raw,format=I420,width={width},height={height},framerate=30/1",
+                        "!", "y4menc", "!", "filesink", f"location={path}"], check=True)
+    return path
+
+
 def sender(run, mode, size, codec, bitrate, profile):
     if mode == "chromium":
         width, height = size.split("x")
         url = f"{run.http}?autojoin=1&id=sender&size={size}&codec={codec}"
+        camera = camera_file(size, os.path.dirname(run.logs))
         return run.start("sender", ["chromium", "--headless=new", "--no-sandbox", f"--user-data-dir={profile}",
-                                    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=fps=30",
+                                    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                                    f"--use-file-for-fake-video-capture={camera}",
                                     "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
                                     "--no-first-run", "--disable-gpu", "--mute-audio", f"--window-size={width},{height}", url])
     return run.start("sender", [MESHGATE, "join", "--server", run.url, "--id", "sender", "--encode", mode, "--pipeline", "bars",
@@ -274,6 +290,8 @@ def main():
     parser.add_argument("--joins", type=int, default=20, help="late joiners of each kind for the first-frame part (0: skip it)")
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
+    # SIGTERM ends the run as Ctrl-C does: through the `finally` that stops every process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
     logs = tempfile.mkdtemp(prefix="meshgate-bench-fanout-")
     server = subprocess.Popen([MESHGATE, "serve", "--host", "127.0.0.1", "--port", str(args.port), "--log-level", "warning"],

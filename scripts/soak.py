@@ -76,6 +76,8 @@ def main():
     parser.add_argument("--port", type=int, default=18890)
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
+    # SIGTERM ends the run as Ctrl-C does: through the `finally` that stops every process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
     logs = tempfile.mkdtemp(prefix="meshgate-soak-")
     url = f"ws://127.0.0.1:{args.port}/room/soak"
@@ -147,7 +149,7 @@ def show(value, digits=0):
 
 def format_row(row):
     return (f"| {row['minute']:.1f} | {show(row['sender_rss'], 1)} | {show(row['receiver_rss'], 1)} | {show(row['cpu'], 3)} "
-            f"| {show(row['rtt'])} | {show(row['latency'])} | {show(row['latency_max'])} | {show(row['fps'], 1)} | {row['lost']} |")
+            f"| {show(row['rtt'], 1)} | {show(row['latency'])} | {show(row['latency_max'])} | {show(row['fps'], 1)} | {row['lost']} |")
 
 
 def report(rows):
@@ -162,7 +164,7 @@ def report(rows):
                 return "-"
             return f"{first[key]:.{digits}f} → {last[key]:.{digits}f} {unit} ({last[key] - first[key]:+.{digits}f})"
         lines += ["", f"From the first sample to the last: sender RSS {change('sender_rss', 'MiB')}, receiver RSS "
-                  f"{change('receiver_rss', 'MiB')}, sender CPU {change('cpu', 'cores', 3)}, RTT {change('rtt', 'ms', 0)}, "
+                  f"{change('receiver_rss', 'MiB')}, sender CPU {change('cpu', 'cores', 3)}, RTT {change('rtt', 'ms', 1)}, "
                   f"latency {change('latency', 'ms', 0)}."]
     return "\n".join(lines) + "\n"
 

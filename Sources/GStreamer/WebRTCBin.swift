@@ -47,8 +47,9 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         self.init(sinking: element)
         set("bundle-policy", "max-bundle")
         mg_webrtc_disable_upnp(pointer)
-        // A late joiner's first frame would otherwise wait the jitterbuffer's whole latency
-        // (200 ms); the latency still absorbs jitter once media flows.
+        // Fast-starting jitterbuffers: a late joiner's first frame would otherwise wait their
+        // whole latency (200 ms), which still absorbs jitter once media flows. Sender reports
+        // with capture times: receivers (and `latency_ms`) map our RTP time to the wall clock.
         guard mg_webrtc_configure_rtpbin(pointer, 2) != 0 else {
             throw GStreamerError("this webrtcbin has no rtpbin inside: GStreamer 1.22 or later is needed")
         }

@@ -22,7 +22,7 @@ extension PeerSession {
             "audio_buffers_in": receivedAudio.value,
         ]
         if let rtt = remote.compactMap({ $0.double("round-trip-time") }).max() {
-            line["rtt_ms"] = Int(rtt * 1000)
+            line["rtt_ms"] = (rtt * 10_000).rounded() / 10
         }
         if let lag = videoLag.milliseconds {
             line["latency_ms"] = lag
