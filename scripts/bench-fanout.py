@@ -9,7 +9,8 @@ are sampled for a fixed window.
 
 First frame: a MeshGate sender stays in a room while late joiners come one at a time, a
 receive-only gateway or a new tab of a headless Chromium that keeps running; each says how
-long it waited from its `new_user` to its first frame (the gateway's `since_join_ms`, the page's `firstFrameMs`).
+long it waited from its `new_user` to its first frame (the gateway's `since_join_ms`, the
+page's `firstFrameMs`).
 """
 import argparse, http.server, json, os, signal, statistics, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
 
@@ -91,7 +92,13 @@ class Run:
         for i in range(n):
             with open(os.path.join(self.logs, f"r{i}.stats")) as f:
                 f.seek(since[i])
-                lines = [json.loads(line) for line in f.read().splitlines() if line.startswith("{")]
+                text = f.read()
+            lines = []
+            for line in text[:text.rfind("\n") + 1].splitlines():   # whole lines only
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    pass
             values = [line["kbps_in"] for line in lines if line.get("peer") == "sender"]
             if values:
                 rates.append(statistics.mean(values))
