@@ -7,7 +7,9 @@ import Testing
 @Suite(.serialized)
 struct SourceTests {
     @Test func aFileIsSentOnceAndThenTheGatewayLeaves() async throws {
-        let clip = try await Clip.make(seconds: 2)
+        // The file plays from the start of the pipeline, before the call is joined (like a
+        // camera); 4 s leave frames to record even when joining takes 2 s on a busy machine.
+        let clip = try await Clip.make(seconds: 4)
         try await Call.run { call in
             let recorder = try await call.join("recorder", receiveOnly)
             let sender = try MeshgateProcess(sending(["--video", "file:\(clip)", "--audio", "file:\(clip)"], to: call))
