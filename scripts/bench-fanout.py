@@ -13,9 +13,9 @@ long it waited from its `new_user` to its first frame (the gateway's `since_join
 page's `firstFrameMs`).
 """
 import argparse, http.server, json, os, signal, statistics, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
+from procstats import StatsFile, cpu_seconds
 
 MESHGATE = ".build/release/meshgate"
-TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -36,18 +36,6 @@ def tree(pid):
         found.append(p)
         todo += children.get(p, [])
     return found
-
-
-def cpu_seconds(pids):
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])   # utime, stime
-        except OSError:
-            pass
-    return total / TICKS
 
 
 def memory_mib(pids):
@@ -85,27 +73,18 @@ class Run:
             self.start(f"r{i}", [MESHGATE, "join", "--server", self.url, "--id", f"r{i}", "--video", "none", "--audio", "none",
                                  "--ice-address", "127.0.0.1", "--log-level", "info", "--stats", "2"])
 
-    def received_kbps(self, n, since):
+    def received_kbps(self, stats):
         """The median over receivers of what each received from the sender (kbit/s, RTP),
-        averaged over its `--stats` lines after byte `since[i]` of its stats file."""
+        averaged over the `--stats` lines it wrote since `stats` (its StatsFile) was last read."""
         rates = []
-        for i in range(n):
-            with open(os.path.join(self.logs, f"r{i}.stats")) as f:
-                f.seek(since[i])
-                text = f.read()
-            lines = []
-            for line in text[:text.rfind("\n") + 1].splitlines():   # whole lines only
-                try:
-                    lines.append(json.loads(line))
-                except ValueError:
-                    pass
-            values = [line["kbps_in"] for line in lines if line.get("peer") == "sender"]
+        for receiver in stats:
+            values = [line["kbps_in"] for line in receiver.new_lines() if line.get("peer") == "sender"]
             if values:
                 rates.append(statistics.mean(values))
         return statistics.median(rates) if rates else None
 
-    def stats_sizes(self, n):
-        return [os.path.getsize(os.path.join(self.logs, f"r{i}.stats")) for i in range(n)]
+    def stats_files(self, n):
+        return [StatsFile(os.path.join(self.logs, f"r{i}.stats")) for i in range(n)]
 
     def wait_for_first_frames(self, n, limit):
         def everyone_has_one():
@@ -162,11 +141,14 @@ def measure(port, index, mode, size, codec, n, seconds, logs):
             return None
         time.sleep(3)   # past the first keyframes and the browser's bandwidth ramp-up start
         pids = tree(process.pid)
-        before, start, sizes = cpu_seconds(pids), time.monotonic(), run.stats_sizes(n)
+        stats = run.stats_files(n)
+        for receiver in stats:
+            receiver.new_lines()   # the window starts now
+        before, start = cpu_seconds(pids), time.monotonic()
         time.sleep(seconds)
         pids = tree(process.pid)
         cores = (cpu_seconds(pids) - before) / (time.monotonic() - start)
-        return cores, memory_mib(pids), run.received_kbps(n, sizes)
+        return cores, memory_mib(pids), run.received_kbps(stats)
     finally:
         run.stop()
 

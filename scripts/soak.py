@@ -9,10 +9,10 @@ time in the sender's RTCP reports; one clock, as all run on this machine) and th
 each receiver unpacked. Prints one row per sample, then what grew from the first sample
 after warm-up to the last.
 """
-import argparse, json, os, signal, statistics, subprocess, sys, tempfile, time
+import argparse, os, signal, statistics, subprocess, sys, tempfile, time
+from procstats import StatsFile, cpu_seconds
 
 MESHGATE = ".build/release/meshgate"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid):
@@ -24,35 +24,6 @@ def rss_mib(pid):
     except OSError:
         pass
     return None
-
-
-def cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
-    except OSError:
-        return None
-
-
-class StatsFile:
-    """A gateway's `--stats` lines, read as they come."""
-    def __init__(self, path):
-        self.path, self.offset = path, 0
-
-    def new_lines(self):
-        with open(self.path) as f:
-            f.seek(self.offset)
-            text = f.read()
-        complete = text[:text.rfind("\n") + 1]
-        self.offset += len(complete.encode())
-        lines = []
-        for line in complete.splitlines():
-            try:
-                lines.append(json.loads(line))
-            except ValueError:
-                pass
-        return lines
 
 
 def start(argv, logs, name):
@@ -100,14 +71,14 @@ def main():
             counts = [line["frames_in"] for line in stats.new_lines() if line.get("peer") == "sender"]
             if counts:
                 frames[i] = counts[-1]
-        cpu_before, at = cpu_seconds(sender.pid), time.monotonic()
+        cpu_before, at = cpu_seconds([sender.pid]), time.monotonic()
         deadline = at + args.minutes * 60
         while time.monotonic() < deadline:
             time.sleep(min(args.every, max(0.0, deadline - time.monotonic())))
             if any(p.poll() is not None for p in processes):
                 print("a process ended before the soak did; logs: " + logs, file=sys.stderr)
                 break
-            now, cpu = time.monotonic(), cpu_seconds(sender.pid)
+            now, cpu = time.monotonic(), cpu_seconds([sender.pid])
             sent = sender_stats.new_lines()
             rtts = [line["rtt_ms"] for line in sent if "rtt_ms" in line]
             latencies, rates, lost = [], [], 0
