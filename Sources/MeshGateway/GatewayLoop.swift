@@ -146,11 +146,23 @@ final class GatewayLoop {
                 if !Task.isCancelled { post.yield(.stop(reason: "--duration \(duration) s passed")) }
             })
         }
-        // Each tick posts the next once it is done: a slow tick (webrtcbin answers statistics
-        // in up to 5 s) must not pile ticks up ahead of signalling.
-        if configuration.encode == .perPeer { gateway.post(.bitrateTick, after: .seconds(1)) }
-        if let interval = configuration.statsInterval { gateway.post(.statsTick, after: .seconds(interval)) }
+        scheduleNext(.bitrateTick)
+        scheduleNext(.statsTick)
         return timers
+    }
+
+    /// Posts the next bitrate or `--stats` tick, when this gateway has them. Each is posted once
+    /// the previous one is done: a slow tick (webrtcbin answers statistics in up to 5 s) must
+    /// not pile ticks up ahead of signalling.
+    private func scheduleNext(_ tick: Event) {
+        switch tick {
+        case .bitrateTick where configuration.encode == .perPeer:
+            gateway.post(.bitrateTick, after: .seconds(1))
+        case .statsTick:
+            if let interval = configuration.statsInterval { gateway.post(.statsTick, after: .seconds(interval)) }
+        default:
+            break
+        }
     }
 
     /// The error a failed state change posted (the bus handler ran before set_state returned).
@@ -209,10 +221,10 @@ final class GatewayLoop {
             continuation.resume(returning: snapshot())
         case .statsTick:
             await printStatistics()
-            if let interval = configuration.statsInterval { gateway.post(.statsTick, after: .seconds(interval)) }
+            scheduleNext(.statsTick)
         case .bitrateTick:
             await adaptBitrates()
-            gateway.post(.bitrateTick, after: .seconds(1))
+            scheduleNext(.bitrateTick)
         case .stop:
             break
         }
