@@ -37,6 +37,14 @@ public final class Pipeline: Bin, @unchecked Sendable {
         self.init(sinking: gst_pipeline_new(name))
     }
 
+    /// Keeps time by the system's monotonic clock rather than one a source offers (a sound
+    /// card's), whose rate can be off: sources then follow the system's time instead.
+    public func useSystemClock() {
+        guard let clock = gst_system_clock_obtain() else { return }
+        gst_pipeline_use_clock(UnsafeMutablePointer<GstPipeline>(OpaquePointer(pointer)), clock)
+        gst_object_unref(clock)
+    }
+
     /// Installs `handler` for errors, warnings, end-of-stream and segment-done; other messages are dropped.
     public func onBusMessage(_ handler: @escaping @Sendable (BusMessage) -> Void) {
         guard let bus = mg_element_bus(pointer) else { return }

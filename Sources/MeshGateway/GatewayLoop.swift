@@ -37,6 +37,10 @@ final class GatewayLoop {
         } catch {
             throw GatewayError("cannot build the media pipeline: \(error.message)")
         }
+        // Every peer's RTCP maps our media's time to the wall clock, and a receiver plays and
+        // measures by it: a sound card's clock, which a pipeline with a microphone would pick,
+        // can run off that rate.
+        pipeline.useSystemClock()
         sendElements = Set(pipeline.elementNames)
         signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
     }
