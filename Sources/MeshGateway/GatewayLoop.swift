@@ -403,18 +403,21 @@ final class GatewayLoop {
             // tee, the shared encoder and the source for every peer.
             session.start()
             let codec = configuration.videoCodec
+            let twcc = TransportWideCC.offeredID
             if let tee = sendGraph.sendsVideo ? pipeline.element(named: SendGraph.videoTee) : nil {
                 let profile = VideoCodec.h264ProfileLevelID(width: configuration.width, height: configuration.height, fps: configuration.fps)
+                let caps = codec.rtpCaps(pt: codec.offeredPayloadType, profileLevelID: profile)
                 try session.attachSender(tee: tee, encoder: encoder(.video), payloader: codec.payloader(pt: codec.offeredPayloadType),
-                                         caps: codec.rtpCaps(pt: codec.offeredPayloadType, profileLevelID: profile))
+                                         caps: TransportWideCC.adding(id: twcc, to: caps))
             } else {
-                session.addReceiveOnly(caps: VideoCodec.allCases.map { $0.rtpCaps(pt: $0.offeredPayloadType) }.joined(separator: ";"))
+                let caps = VideoCodec.allCases.map { $0.rtpCaps(pt: $0.offeredPayloadType) }.joined(separator: ";")
+                session.addReceiveOnly(caps: TransportWideCC.adding(id: twcc, to: caps))
             }
             if let tee = sendGraph.sendsAudio ? pipeline.element(named: SendGraph.audioTee) : nil {
                 try session.attachSender(tee: tee, encoder: encoder(.audio), payloader: Opus.payloader(pt: Opus.offeredPayloadType),
-                                         caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
+                                         caps: TransportWideCC.adding(id: twcc, to: Opus.rtpCaps(pt: Opus.offeredPayloadType)))
             } else {
-                session.addReceiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
+                session.addReceiveOnly(caps: TransportWideCC.adding(id: twcc, to: Opus.rtpCaps(pt: Opus.offeredPayloadType)))
             }
             if session.sends {
                 gateway.post(.offerDue(id, serial: session.serial), after: .milliseconds(50))
@@ -438,6 +441,7 @@ final class GatewayLoop {
             let codec = configuration.videoCodec
             for line in offer.lines {
                 guard let kind = MediaKind(rawValue: line.kind) else { continue }
+                let twcc = line.extensionID(TransportWideCC.uri)
                 let sends = kind == .video ? sendGraph.sendsVideo : sendGraph.sendsAudio
                 let name = kind == .video ? codec.encodingName : Opus.encodingName
                 if sends, line.receives, let offered = offer.codec(name, kind: kind),
@@ -447,12 +451,13 @@ final class GatewayLoop {
                     let caps = kind == .video
                         ? codec.rtpCaps(pt: pt, profileLevelID: offered.parameter("profile-level-id") ?? "42e01f")
                         : Opus.rtpCaps(pt: pt)
-                    try session.attachSender(tee: tee, encoder: encoder(kind), payloader: payloader, caps: caps)
+                    try session.attachSender(tee: tee, encoder: encoder(kind), payloader: payloader,
+                                             caps: TransportWideCC.adding(id: twcc, to: caps))
                 } else {
                     if sends, line.receives {
                         logger.warning("peer does not take our codec; sending it no \(kind.rawValue)", metadata: ["peer": "\(id)", "codec": "\(name)"])
                     }
-                    if let caps = receivableCaps(of: line) { session.addReceiveOnly(caps: caps) }
+                    if let caps = receivableCaps(of: line) { session.addReceiveOnly(caps: TransportWideCC.adding(id: twcc, to: caps)) }
                 }
             }
             let answer = try await session.webrtc.createAnswer()

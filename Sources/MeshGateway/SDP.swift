@@ -1,5 +1,5 @@
 /// What MeshGate needs to know of a session description: per m-line, its kind,
-/// direction, mid and codecs. Pure parsing; GStreamer does the real SDP work.
+/// direction, mid, codecs and RTP header extensions. Pure parsing; GStreamer does the real SDP work.
 struct SDPSummary: Equatable {
     struct Codec: Equatable {
         let payloadType: Int
@@ -21,6 +21,13 @@ struct SDPSummary: Equatable {
         var direction = "sendrecv"
         var mid: String?
         var codecs: [Codec] = []
+        /// Header extension URIs by their id (`a=extmap:ID[/direction] URI`).
+        var extensions: [Int: String] = [:]
+
+        /// The id this line gives the header extension `uri`.
+        func extensionID(_ uri: String) -> Int? {
+            extensions.filter { $0.value == uri }.keys.min()
+        }
 
         /// Whether the side that wrote this description sends media on this line.
         var sends: Bool { direction == "sendrecv" || direction == "sendonly" }
@@ -59,6 +66,10 @@ struct SDPSummary: Equatable {
                 let parts = fmtp.split(separator: " ", maxSplits: 1)
                 guard parts.count == 2, let pt = Int(parts[0]) else { continue }
                 formats[formats.count - 1][pt] = String(parts[1])
+            } else if let extmap = attribute.dropPrefix("extmap:") {
+                let parts = extmap.split(separator: " ")
+                guard parts.count >= 2, let id = parts[0].split(separator: "/").first.flatMap({ Int($0) }) else { continue }
+                lines[lines.count - 1].extensions[id] = String(parts[1])
             }
         }
         for index in lines.indices {

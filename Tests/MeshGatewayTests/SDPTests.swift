@@ -82,6 +82,32 @@ struct SDPTests {
         #expect(SDPSummary(sdp).lines.map(\.direction) == ["sendonly", "inactive"])
     }
 
+    @Test func readsHeaderExtensionsPerLineWithOrWithoutDirection() {
+        let sdp = """
+            v=0\r
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r
+            a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r
+            a=extmap:2/recvonly urn:ietf:params:rtp-hdrext:toffset\r
+            a=extmap:3 \(TransportWideCC.uri)\r
+            a=extmap:x broken\r
+
+            """
+        let lines = SDPSummary(sdp).lines
+        #expect(lines[0].extensions == [1: "urn:ietf:params:rtp-hdrext:ssrc-audio-level"])
+        #expect(lines[0].extensionID(TransportWideCC.uri) == nil)
+        #expect(lines[1].extensions[2] == "urn:ietf:params:rtp-hdrext:toffset")
+        #expect(lines[1].extensionID(TransportWideCC.uri) == 3)
+    }
+
+    /// An answer may only take up the extensions the offer has, under the offer's ids.
+    @Test func theTransportWideExtensionGoesIntoEveryCapsStructureOnlyWithAnID() {
+        let caps = "application/x-rtp,payload=96;application/x-rtp,payload=102"
+        #expect(TransportWideCC.adding(id: nil, to: caps) == caps)
+        let field = "extmap-5=(string)\(TransportWideCC.uri)"
+        #expect(TransportWideCC.adding(id: 5, to: caps) == "application/x-rtp,payload=96,\(field);application/x-rtp,payload=102,\(field)")
+    }
+
     @Test(arguments: [
         (320, 240, 15, "42e01f"), (1280, 720, 30, "42e01f"), (1920, 1080, 30, "42e028"), (3840, 2160, 30, "42e033"),
     ])

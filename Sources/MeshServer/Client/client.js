@@ -408,6 +408,10 @@ async function state() {
     };
     const stats = await p.pc.getStats();
     for (const s of stats.values()) {
+      // The browser's estimate of what it may send this peer (Firefox gives none).
+      if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate !== undefined) {
+        entry.sendEstimateKbps = Math.round(s.availableOutgoingBitrate / 1000);
+      }
       if (s.type !== 'inbound-rtp' && s.type !== 'outbound-rtp') continue;
       const codec = stats.get(s.codecId);
       const summary = { codec: codec?.mimeType ?? null, payloadType: codec?.payloadType ?? null, packets: s.packetsReceived ?? s.packetsSent ?? 0 };

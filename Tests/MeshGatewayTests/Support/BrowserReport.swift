@@ -26,6 +26,8 @@ struct BrowserReport: Decodable, Sendable {
         let tracks: [String]
         let received: [String: Stream]
         let sent: [String: Stream]
+        /// What the browser estimates it may send this peer, in kbit/s (Chromium only).
+        let sendEstimateKbps: Int?
         let localDescription: String?
         let remoteDescription: String?
     }
