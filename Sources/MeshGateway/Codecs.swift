@@ -37,8 +37,8 @@ extension VideoCodec {
 
     func payloader(pt: Int) -> String {
         switch self {
-        case .vp8: "rtpvp8pay pt=\(pt) mtu=1200 \(TransportWideCC.payloaderOptions) picture-id-mode=15-bit"
-        case .h264: "rtph264pay pt=\(pt) mtu=1200 \(TransportWideCC.payloaderOptions) config-interval=-1 aggregate-mode=zero-latency"
+        case .vp8: "rtpvp8pay pt=\(pt) mtu=1200 picture-id-mode=15-bit"
+        case .h264: "rtph264pay pt=\(pt) mtu=1200 config-interval=-1 aggregate-mode=zero-latency"
         }
     }
 
@@ -78,7 +78,7 @@ enum Opus {
     static let offeredPayloadType = 111
     static let encodingName = "OPUS"
     static func encoder(name: String) -> String { "opusenc name=\(name) bitrate=48000 frame-size=20" }
-    static func payloader(pt: Int) -> String { "rtpopuspay pt=\(pt) mtu=1200 \(TransportWideCC.payloaderOptions)" }
+    static func payloader(pt: Int) -> String { "rtpopuspay pt=\(pt) mtu=1200" }
     static func rtpCaps(pt: Int) -> String {
         "application/x-rtp,media=audio,encoding-name=OPUS,payload=\(pt),clock-rate=48000,encoding-params=(string)2"
     }
@@ -104,25 +104,4 @@ struct ReceivedCodec {
 
     /// The encodings MeshGate can receive, for a transceiver's codec preferences.
     static let names: Set<String> = ["VP8", "VP9", "H264", "OPUS"]
-}
-
-/// Transport-wide sequence numbers, the one RTP header extension MeshGate negotiates: a
-/// receiver that reports when each numbered packet arrived (transport-cc feedback) lets the
-/// sender's congestion control find the link's rate from delay. A browser that cannot get that
-/// feedback only has loss to go on, and sends a gateway a few hundred kbit/s for a long while.
-enum TransportWideCC {
-    static let uri = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
-    /// The id our offers give it (the one Chromium picks).
-    static let offeredID = 3
-    /// We take the feedback for what we receive, but do not number what we send: nothing here
-    /// adapts to delay, and numbering each peer's packets and reading its feedback cost about
-    /// 1 % of a core per peer at 720p (scripts/bench-fanout).
-    static let payloaderOptions = "auto-header-extension=false"
-
-    /// `caps` (one or more structures) with the extension under `id`; unchanged without an id,
-    /// since an answer may only take up extensions the offer has.
-    static func adding(id: Int?, to caps: String) -> String {
-        guard let id else { return caps }
-        return caps.split(separator: ";").map { "\($0),extmap-\(id)=(string)\(uri)" }.joined(separator: ";")
-    }
 }

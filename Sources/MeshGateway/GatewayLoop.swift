@@ -333,7 +333,7 @@ final class GatewayLoop {
         guard session.role == .offerer, !session.offerSent else { return }
         session.offerSent = true
         do {
-            let offer = try await session.webrtc.createOffer()
+            let offer = TransportWideCC.announced(in: try await session.webrtc.createOffer()) { _ in TransportWideCC.offeredID }
             logger.trace("offer", metadata: ["peer": "\(session.id)", "sdp": "\(offer)"])
             try await session.setLocal(.offer, offer)
             send(Message(type: .sendOffer, id: configuration.id, targetId: session.id,
@@ -403,21 +403,18 @@ final class GatewayLoop {
             // tee, the shared encoder and the source for every peer.
             session.start()
             let codec = configuration.videoCodec
-            let twcc = TransportWideCC.offeredID
             if let tee = sendGraph.sendsVideo ? pipeline.element(named: SendGraph.videoTee) : nil {
                 let profile = VideoCodec.h264ProfileLevelID(width: configuration.width, height: configuration.height, fps: configuration.fps)
-                let caps = codec.rtpCaps(pt: codec.offeredPayloadType, profileLevelID: profile)
                 try session.attachSender(tee: tee, encoder: encoder(.video), payloader: codec.payloader(pt: codec.offeredPayloadType),
-                                         caps: TransportWideCC.adding(id: twcc, to: caps))
+                                         caps: codec.rtpCaps(pt: codec.offeredPayloadType, profileLevelID: profile))
             } else {
-                let caps = VideoCodec.allCases.map { $0.rtpCaps(pt: $0.offeredPayloadType) }.joined(separator: ";")
-                session.addReceiveOnly(caps: TransportWideCC.adding(id: twcc, to: caps))
+                session.addReceiveOnly(caps: VideoCodec.allCases.map { $0.rtpCaps(pt: $0.offeredPayloadType) }.joined(separator: ";"))
             }
             if let tee = sendGraph.sendsAudio ? pipeline.element(named: SendGraph.audioTee) : nil {
                 try session.attachSender(tee: tee, encoder: encoder(.audio), payloader: Opus.payloader(pt: Opus.offeredPayloadType),
-                                         caps: TransportWideCC.adding(id: twcc, to: Opus.rtpCaps(pt: Opus.offeredPayloadType)))
+                                         caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
             } else {
-                session.addReceiveOnly(caps: TransportWideCC.adding(id: twcc, to: Opus.rtpCaps(pt: Opus.offeredPayloadType)))
+                session.addReceiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))
             }
             if session.sends {
                 gateway.post(.offerDue(id, serial: session.serial), after: .milliseconds(50))
@@ -441,7 +438,6 @@ final class GatewayLoop {
             let codec = configuration.videoCodec
             for line in offer.lines {
                 guard let kind = MediaKind(rawValue: line.kind) else { continue }
-                let twcc = line.extensionID(TransportWideCC.uri)
                 let sends = kind == .video ? sendGraph.sendsVideo : sendGraph.sendsAudio
                 let name = kind == .video ? codec.encodingName : Opus.encodingName
                 if sends, line.receives, let offered = offer.codec(name, kind: kind),
@@ -451,16 +447,17 @@ final class GatewayLoop {
                     let caps = kind == .video
                         ? codec.rtpCaps(pt: pt, profileLevelID: offered.parameter("profile-level-id") ?? "42e01f")
                         : Opus.rtpCaps(pt: pt)
-                    try session.attachSender(tee: tee, encoder: encoder(kind), payloader: payloader,
-                                             caps: TransportWideCC.adding(id: twcc, to: caps))
+                    try session.attachSender(tee: tee, encoder: encoder(kind), payloader: payloader, caps: caps)
                 } else {
                     if sends, line.receives {
                         logger.warning("peer does not take our codec; sending it no \(kind.rawValue)", metadata: ["peer": "\(id)", "codec": "\(name)"])
                     }
-                    if let caps = receivableCaps(of: line) { session.addReceiveOnly(caps: TransportWideCC.adding(id: twcc, to: caps)) }
+                    if let caps = receivableCaps(of: line) { session.addReceiveOnly(caps: caps) }
                 }
             }
-            let answer = try await session.webrtc.createAnswer()
+            let answer = TransportWideCC.announced(in: try await session.webrtc.createAnswer()) {
+                offer.lines.indices.contains($0) ? offer.lines[$0].extensionID(TransportWideCC.uri) : nil
+            }
             logger.trace("answer", metadata: ["peer": "\(id)", "sdp": "\(answer)"])
             try await session.setLocal(.answer, answer)
             send(Message(type: .sendAnswer, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: .answer(answer)))

@@ -100,12 +100,22 @@ struct SDPTests {
         #expect(lines[1].extensionID(TransportWideCC.uri) == 3)
     }
 
-    /// An answer may only take up the extensions the offer has, under the offer's ids.
-    @Test func theTransportWideExtensionGoesIntoEveryCapsStructureOnlyWithAnID() {
-        let caps = "application/x-rtp,payload=96;application/x-rtp,payload=102"
-        #expect(TransportWideCC.adding(id: nil, to: caps) == caps)
-        let field = "extmap-5=(string)\(TransportWideCC.uri)"
-        #expect(TransportWideCC.adding(id: 5, to: caps) == "application/x-rtp,payload=96,\(field);application/x-rtp,payload=102,\(field)")
+    /// An answer may only take up the extensions the offer has, under the offer's ids; a line
+    /// that has it already keeps it once.
+    @Test func theTransportWideExtensionIsAnnouncedOnTheLinesGivenAnID() {
+        let sdp = [
+            "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111", "a=mid:audio0", "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+            "m=video 9 UDP/TLS/RTP/SAVPF 96", "a=mid:video2", "m=video 0 UDP/TLS/RTP/SAVPF 96", "a=extmap:5 \(TransportWideCC.uri)", "",
+        ].joined(separator: "\r\n")
+        let announced = TransportWideCC.announced(in: sdp) { $0 == 0 ? nil : 5 }
+        #expect(announced == [
+            "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111", "a=mid:audio0", "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+            "m=video 9 UDP/TLS/RTP/SAVPF 96", "a=mid:video2", "a=extmap:5 \(TransportWideCC.uri)",
+            "m=video 0 UDP/TLS/RTP/SAVPF 96", "a=extmap:5 \(TransportWideCC.uri)", "",
+        ].joined(separator: "\r\n"))
+        let lines = SDPSummary(announced).lines
+        #expect(lines.map { $0.extensionID(TransportWideCC.uri) } == [nil, nil, 5, 5])
+        #expect(TransportWideCC.announced(in: "v=0\nm=video 9 RTP/AVP 96\n") { _ in 3 } == "v=0\nm=video 9 RTP/AVP 96\na=extmap:3 \(TransportWideCC.uri)\n")
     }
 
     @Test(arguments: [
