@@ -108,6 +108,18 @@ static inline gboolean mg_element_seek_start_segment(GstElement *element, gboole
     gst_iterator_free(pads);
     return sent;
 }
+/// Lets the first buffer through (its caps reach the encoders, and offers need them) and
+/// blocks on every later one until the probe is removed.
+static GstPadProbeReturn mg_hold_after_first_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+    gboolean *passed = data;
+    if (*passed) return GST_PAD_PROBE_OK;
+    *passed = TRUE;
+    return GST_PAD_PROBE_PASS;
+}
+static inline gulong mg_pad_hold_after_first_buffer(GstPad *pad) {
+    GstPadProbeType mask = GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST;
+    return gst_pad_add_probe(pad, mask, mg_hold_after_first_probe, g_new0(gboolean, 1), g_free);
+}
 /// Fixes the codecs of the transceiver behind a requested sink pad; FALSE if webrtcbin has none.
 static inline gboolean mg_webrtc_pad_set_codec_preferences(GstPad *pad, GstCaps *caps) {
     GstWebRTCRTPTransceiver *transceiver = NULL;

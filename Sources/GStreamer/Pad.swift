@@ -77,6 +77,17 @@ public final class Pad: @unchecked Sendable {
         gst_pad_add_probe(pointer, mask, dropProbe, nil, nil)
     }
 
+    /// Lets the first buffer through, so that its caps reach what follows, and holds every
+    /// later one until `removeProbe` with the id returned.
+    public func holdAfterFirstBuffer() -> UInt {
+        UInt(mg_pad_hold_after_first_buffer(pointer))
+    }
+
+    /// Shifts the running time of what this pad pushes from now on by `nanoseconds`.
+    public func setOffset(nanoseconds: Int) {
+        gst_pad_set_offset(pointer, nanoseconds)
+    }
+
     /// Calls `body` once, when the pad is idle (at once if it is), from whichever thread that is.
     /// Unlinking a tee branch there is GStreamer's way to stop it without cutting a buffer in two.
     public func whenIdle(_ body: @escaping @Sendable () -> Void) {
@@ -92,6 +103,11 @@ public final class Pad: @unchecked Sendable {
                 continuation.resume()
             }
         }
+    }
+
+    /// Stops requests to renegotiate (RECONFIGURE events) from going upstream of this pad.
+    public func dropReconfigureRequests() {
+        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, reconfigureProbe, nil, nil)
     }
 
     /// Calls `body` (on the streaming thread) when end-of-stream reaches this pad.
@@ -177,6 +193,11 @@ private let dropProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMuta
 private let idleProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, _, data in
     CallbackBox<Void>.from(data)?.body(())
     return GST_PAD_PROBE_REMOVE
+}
+
+private let reconfigureProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, info, _ in
+    guard let info, mg_probe_event_type(info) == GST_EVENT_RECONFIGURE else { return GST_PAD_PROBE_OK }
+    return GST_PAD_PROBE_DROP
 }
 
 private let eosProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, info, data in

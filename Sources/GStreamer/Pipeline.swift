@@ -45,6 +45,12 @@ public final class Pipeline: Bin, @unchecked Sendable {
         gst_object_unref(clock)
     }
 
+    /// How long the pipeline has played, by its clock; nil before it plays.
+    public var runningTime: UInt? {
+        let time = gst_element_get_current_running_time(pointer)
+        return time == UInt.max ? nil : time
+    }
+
     /// Installs `handler` for errors, warnings, end-of-stream and segment-done; other messages are dropped.
     public func onBusMessage(_ handler: @escaping @Sendable (BusMessage) -> Void) {
         guard let bus = mg_element_bus(pointer) else { return }

@@ -24,6 +24,9 @@ final class GatewayLoop {
     private var listedSinceRegistering: Set<PeerID> = []
     /// Decodebins that play their file in a loop, sought back to the start at each segment-done.
     private var loopedDecoders: [Element] = []
+    /// `file:` sources wait for the first peer to connect, so that someone sees them from the
+    /// start: the pad each one waits at, and the probe that holds it.
+    private var waitingFiles: [(pad: Pad, probe: UInt)] = []
     private var failure: GatewayError?
 
     init(gateway: Gateway) throws(GatewayError) {
@@ -43,6 +46,15 @@ final class GatewayLoop {
         pipeline.useSystemClock()
         sendElements = Set(pipeline.elementNames)
         signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
+        let pipeline = pipeline
+        // What the tees carry is fixed when the pipeline starts, and every peer's branch takes it
+        // as it is. Otherwise each branch linked asks upstream to renegotiate, and a sender
+        // meeting several peers at once on a busy machine now and then lost its audio source
+        // for good (not-negotiated, in the source's thread, where renegotiation runs).
+        for tee in [SendGraph.videoTee, SendGraph.audioTee] {
+            pipeline.element(named: tee)?.staticPad("sink")?.dropReconfigureRequests()
+        }
+        waitingFiles = SendGraph.fileQueues.compactMap { pipeline.element(named: $0)?.staticPad("src") }.map { ($0, $0.holdAfterFirstBuffer()) }
     }
 
     /// Refuses, before anything starts, sources that cannot work.
@@ -324,9 +336,24 @@ final class GatewayLoop {
             guard state != session.state else { return }
             session.state = state
             logger.info("peer \(state.rawValue)", metadata: ["peer": "\(session.id)"])
-            if state == .connected { session.requestKeyframe() }
+            if state == .connected {
+                startFiles()
+                session.requestKeyframe()
+            }
             if state == .failed { await removePeer(session.id, reason: "connection failed") }
         }
+    }
+
+    /// Plays the waiting files from where they wait (their start), as if they began now.
+    private func startFiles() {
+        guard !waitingFiles.isEmpty else { return }
+        let now = Int(pipeline.runningTime ?? 0)
+        for (pad, probe) in waitingFiles {
+            pad.setOffset(nanoseconds: now)
+            pad.removeProbe(probe)
+        }
+        waitingFiles = []
+        logger.info("file started")
     }
 
     private func makeOffer(_ session: PeerSession) async {
@@ -348,7 +375,9 @@ final class GatewayLoop {
         case .error(let source, let text, let debug):
             logger.debug("pipeline error detail", metadata: ["source": "\(source)", "debug": "\(debug ?? "")"])
             if sendElements.contains(source) {
-                failure = GatewayError("the media source failed: \(text) (element \(source))")
+                // "Internal data stream error" says nothing; the flow return behind it does.
+                let reason = debug?.split(separator: "\n").last { $0.contains("reason ") }.map { "; \($0)" } ?? ""
+                failure = GatewayError("the media source failed: \(text) (element \(source)\(reason))")
             } else {
                 logger.warning("pipeline error", metadata: ["source": "\(source)", "reason": "\(text)"])
             }

@@ -7,6 +7,8 @@ struct SendGraph {
     /// The encoders' names, in the pipeline (`--encode once`) or in each peer's branch.
     static let videoEncoder = "video_encoder"
     static let audioEncoder = "audio_encoder"
+    /// The queues after a `file:` source's decoder, where the file waits for the first peer.
+    static let fileQueues = ["video_file_queue", "audio_file_queue"]
 
     let description: String
     let sendsVideo: Bool
@@ -28,7 +30,7 @@ struct SendGraph {
                 video = "v4l2src" + (device.map { " device=\(Self.quoted($0))" } ?? "") + " ! decodebin"
             case .file(let path):
                 parts.append("filesrc location=\(Self.quoted(path)) ! decodebin name=file_video")
-                video = "file_video. ! queue ! clocksync"
+                video = "file_video. ! queue name=video_file_queue ! clocksync"
             case .none: video = nil
             }
             switch configuration.audio {
@@ -36,10 +38,10 @@ struct SendGraph {
             case .microphone(let device): audio = "alsasrc" + (device.map { " device=\(Self.quoted($0))" } ?? "")
             case .file(let path):
                 if configuration.video == .file(path) {
-                    audio = "file_video. ! queue ! clocksync"
+                    audio = "file_video. ! queue name=audio_file_queue ! clocksync"
                 } else {
                     parts.append("filesrc location=\(Self.quoted(path)) ! decodebin name=file_audio")
-                    audio = "file_audio. ! queue ! clocksync"
+                    audio = "file_audio. ! queue name=audio_file_queue ! clocksync"
                 }
             case .none: audio = nil
             }
@@ -47,14 +49,17 @@ struct SendGraph {
         let c = configuration
         let once = c.encode == .once
         if let video {
-            parts.append("\(video) ! videoconvert ! videoscale ! videorate "
+            // videorate fills gaps with copies of the last frame; not one that long: a file
+            // that waited for the first peer, or a camera that stalled.
+            parts.append("\(video) ! videoconvert ! videoscale ! videorate max-duplication-time=1000000000 "
                 + "! video/x-raw,format=I420,width=\(c.width),height=\(c.height),framerate=\(c.fps)/1,pixel-aspect-ratio=1/1 "
                 + "! queue max-size-buffers=3 max-size-bytes=0 max-size-time=0 leaky=downstream "
                 + (once ? "! \(c.videoCodec.encoder(name: Self.videoEncoder, bitrate: c.bitrate, fps: c.fps)) " : "")
                 + "! tee name=\(Self.videoTee) allow-not-linked=true")
         }
         if let audio {
-            parts.append("\(audio) ! audioconvert ! audioresample ! audio/x-raw,rate=48000 "
+            // What Opus takes, fixed here: the tees are never renegotiated as peers come.
+            parts.append("\(audio) ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=[1,2] "
                 + "! queue max-size-buffers=5 max-size-bytes=0 max-size-time=0 leaky=downstream "
                 + (once ? "! \(Opus.encoder(name: Self.audioEncoder)) " : "")
                 + "! tee name=\(Self.audioTee) allow-not-linked=true")

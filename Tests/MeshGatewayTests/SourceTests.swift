@@ -6,18 +6,24 @@ import Testing
 /// runs as a user runs it; a receive-only gateway records what arrives.
 @Suite(.serialized)
 struct SourceTests {
-    @Test func aFileIsSentOnceAndThenTheGatewayLeaves() async throws {
-        // The file plays from the start of the pipeline, before the call is joined (like a
-        // camera); 4 s leave frames to record even when joining takes 2 s on a busy machine.
-        let clip = try await Clip.make(seconds: 4)
+    /// The sender is alone in the call for longer than its file lasts: the file waits for the
+    /// first peer, plays to that peer from its start, and the sender leaves when it ends.
+    @Test func aFileWaitsForTheFirstPeerIsSentOnceAndThenTheGatewayLeaves() async throws {
+        let clip = try await Clip.make(seconds: 2)
         try await Call.run { call in
-            let recorder = try await call.join("recorder", receiveOnly)
             let sender = try MeshgateProcess(sending(["--video", "file:\(clip)", "--audio", "file:\(clip)"], to: call))
+            try await eventually("the sender to register") { sender.stderr.contains("registered") ? true : nil }
+            try await Task.sleep(for: .seconds(3))
+            let recorder = try await call.join("recorder", receiveOnly)
             try await recorder.waitForMedia(from: ["clip"])
             #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
-            #expect(sender.stderr.contains("the source ended"), "stderr: \(sender.stderr)")
+            #expect(sender.stderr.contains("file started") && sender.stderr.contains("the source ended"), "stderr: \(sender.stderr)")
             try await eventually("the recording to be finalised") { await recorder.snapshot().peers.isEmpty ? true : nil }
-            try await expectRecording(recorder.recordings(of: "clip").first)
+            let path = try #require(recorder.recordings(of: "clip").first)
+            try await expectRecording(path)
+            // 30 frames in the clip; the first ones pass before the keyframe the recorder asks for.
+            let frames = try await DecodedMedia.decode(path).videoFrames
+            #expect(frames >= 24, "\(path): \(frames) of the clip's 30 frames")
         }
     }
 

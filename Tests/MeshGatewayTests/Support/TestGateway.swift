@@ -36,7 +36,15 @@ final class TestGateway: Sendable {
         var logger = Logger(label: "test.gateway.\(id)")
         logger.logLevel = ProcessInfo.processInfo.environment["MESHGATE_TEST_LOG"] == nil ? .critical : .trace
         let gateway = Gateway(configuration: configuration, logger: logger)
-        let task = Task { try await gateway.run() }
+        let task = Task {
+            do {
+                try await gateway.run()
+            } catch {
+                // A test that then waits in vain for this gateway's media shows why in its output.
+                FileHandle.standardError.write(Data("gateway \(id) stopped: \(error)\n".utf8))
+                throw error
+            }
+        }
         let joined = TestGateway(id: id, gateway: gateway, recordDirectory: configuration.recordDirectory, task: task)
         try await eventually("\(id) to register", within: .seconds(20)) { () async throws -> Bool? in
             if task.isCancelled { return nil }
