@@ -46,7 +46,6 @@ final class GatewayLoop {
         pipeline.useSystemClock()
         sendElements = Set(pipeline.elementNames)
         signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
-        let pipeline = pipeline
         // What the tees carry is fixed when the pipeline starts, and every peer's branch takes it
         // as it is. Otherwise each branch linked asks upstream to renegotiate, and a sender
         // meeting several peers at once on a busy machine now and then lost its audio source

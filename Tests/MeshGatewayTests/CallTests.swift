@@ -145,10 +145,11 @@ func threadCount() -> Int {
 }
 
 /// The recording plays, and holds video of the configured size and audio.
-func expectRecording(_ path: String?, width: Int = 320, height: Int = 240, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+func expectRecording(_ path: String?, width: Int = 320, height: Int = 240, frames: Int = 5,
+                     sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let path = try #require(path, "no recording", sourceLocation: sourceLocation)
     let media = try await DecodedMedia.decode(path)
-    #expect(media.videoFrames >= 5, "\(path): \(media.videoFrames) video frames", sourceLocation: sourceLocation)
+    #expect(media.videoFrames >= frames, "\(path): \(media.videoFrames) video frames, at least \(frames) wanted", sourceLocation: sourceLocation)
     #expect(media.width == width && media.height == height, "\(path): \(String(describing: media.width))x\(String(describing: media.height))", sourceLocation: sourceLocation)
     #expect(media.audioBuffers > 0, "\(path): no audio", sourceLocation: sourceLocation)
 }
