@@ -128,8 +128,14 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         try await setDescription(local: false, type, sdp)
     }
 
-    public func addIceCandidate(mline: Int, _ candidate: String) {
-        mg_webrtc_add_ice_candidate(pointer, guint(mline), candidate)
+    /// Adds a remote candidate to m-line `mline`; false (and nothing done) for an index no
+    /// m-line can have. Callers check the index against the description: this only keeps a
+    /// hostile number from trapping the conversion to C.
+    @discardableResult
+    public func addIceCandidate(mline: Int, _ candidate: String) -> Bool {
+        guard let index = guint(exactly: mline) else { return false }
+        mg_webrtc_add_ice_candidate(pointer, index, candidate)
+        return true
     }
 
     public enum SDPType: Sendable {

@@ -33,6 +33,11 @@ public struct GatewayConfiguration: Sendable {
     public var iceAddresses: [String] = []
     public var icePorts: ClosedRange<Int>? = nil
 
+    /// Remote participants this gateway connects to at most; others are refused (no webrtcbin).
+    public var maxPeers = 32
+    /// ICE candidates a peer may send before its description; later ones are refused.
+    public var maxEarlyCandidates = 64
+
     /// Leave after this many seconds.
     public var duration: Double? = nil
     /// Print per-peer statistics every this many seconds.

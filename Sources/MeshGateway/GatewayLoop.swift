@@ -28,6 +28,7 @@ final class GatewayLoop {
     /// start: the pad each one waits at, and the probe that holds it.
     private var waitingFiles: [(pad: Pad, probe: UInt)] = []
     private var failure: GatewayError?
+    private var refusals = RefusalLog()
 
     init(gateway: Gateway) throws(GatewayError) {
         self.gateway = gateway
@@ -263,6 +264,7 @@ final class GatewayLoop {
                 logger.info("registered", metadata: ["id": "\(configuration.id)", "server": "\(configuration.serverURL)", "others": "\(list.count - 1)"])
                 // As the newcomer we offer to everyone we are not already connected to.
                 for id in list.keys.sorted() where id != configuration.id && !isConnected(id) {
+                    guard peers[id] != nil || hasRoomForAnotherPeer(id) else { continue }
                     await offer(to: id)
                 }
                 await removePeers(notIn: list)
@@ -278,20 +280,37 @@ final class GatewayLoop {
             if let id = message.id, id != configuration.id { await removePeer(id, reason: "left") }
         case .sendOffer?:
             guard message.targetId == configuration.id, let id = message.id, let sdp = message.sdp else { return }
-            await answer(offer: sdp.sdp, from: id)
+            do throws(RemoteInput.Refusal) {
+                let summary = try RemoteInput.check(description: sdp, expected: "offer")
+                guard peers[id] != nil || hasRoomForAnotherPeer(id) else { return }
+                await answer(offer: sdp.sdp, summary: summary, from: id)
+            } catch {
+                refuse(id, "offer", error)
+            }
         case .sendAnswer?:
             guard message.targetId == configuration.id, let id = message.id, let sdp = message.sdp,
                   let session = peers[id], session.role == .offerer else { return }
+            let summary: SDPSummary
+            do throws(RemoteInput.Refusal) {
+                summary = try RemoteInput.check(description: sdp, expected: "answer")
+            } catch {
+                return refuse(id, "answer", error)
+            }
             do {
-                try await session.setRemote(.answer, sdp.sdp)
+                let refusals = try await session.setRemote(.answer, sdp.sdp, summary: summary)
+                for refusal in refusals { refuse(id, "new_candidate", refusal) }
             } catch {
                 logger.warning("answer refused", metadata: ["peer": "\(id)", "reason": "\(error.message)"])
             }
         case .newCandidate?:
             guard message.targetId == configuration.id, let id = message.id, let ice = message.ice,
-                  let session = peers[id], !ice.candidate.isEmpty else { return }
-            let mline = ice.sdpMLineIndex ?? session.remoteSummary?.lines.firstIndex { $0.mid == ice.sdpMid } ?? 0
-            session.addRemoteCandidate(mline: mline, ice.candidate)
+                  let session = peers[id] else { return }
+            do throws(RemoteInput.Refusal) {
+                guard let candidate = try RemoteInput.check(candidate: ice) else { return }
+                try session.addRemoteCandidate(candidate)
+            } catch {
+                refuse(id, "new_candidate", error)
+            }
         case .error?:
             logger.warning("server refused a message", metadata: ["code": "\(message.code ?? "")", "message": "\(message.message ?? "")"])
             if message.code == ProtocolError.Code.duplicateID.rawValue, !registered {
@@ -305,6 +324,25 @@ final class GatewayLoop {
         default:
             break
         }
+    }
+
+    /// Logs a refused message of a peer, at most one line per peer per interval.
+    private func refuse(_ id: PeerID, _ type: String, _ refusal: RemoteInput.Refusal) {
+        guard case .log(let unlogged) = refusals.note(id) else { return }
+        var metadata: Logger.Metadata = ["peer": "\(id)", "type": "\(type)", "reason": "\(refusal.description)"]
+        if unlogged > 0 { metadata["unlogged_before"] = "\(unlogged)" }
+        logger.warning("ignored a peer's message", metadata: metadata)
+    }
+
+    /// Whether another peer fits under `--max-peers`; says so in the log when it does not.
+    private func hasRoomForAnotherPeer(_ id: PeerID) -> Bool {
+        guard peers.count >= configuration.maxPeers else { return true }
+        if case .log(let unlogged) = refusals.note(id) {
+            var metadata: Logger.Metadata = ["peer": "\(id)", "max_peers": "\(configuration.maxPeers)"]
+            if unlogged > 0 { metadata["unlogged_before"] = "\(unlogged)" }
+            logger.error("refused a peer: this gateway has as many peers as --max-peers allows", metadata: metadata)
+        }
+        return false
     }
 
     private func isConnected(_ id: PeerID) -> Bool {
@@ -456,13 +494,12 @@ final class GatewayLoop {
         }
     }
 
-    private func answer(offer sdp: String, from id: PeerID) async {
+    private func answer(offer sdp: String, summary offer: SDPSummary, from id: PeerID) async {
         if peers[id] != nil { await removePeer(id, reason: "offered again") }
         do {
             let session = try newSession(for: id, role: .answerer)
             session.start()
-            try await session.setRemote(.offer, sdp)
-            let offer = SDPSummary(sdp)
+            for refusal in try await session.setRemote(.offer, sdp, summary: offer) { refuse(id, "new_candidate", refusal) }
             let codec = configuration.videoCodec
             for line in offer.lines {
                 guard let kind = MediaKind(rawValue: line.kind) else { continue }
@@ -487,8 +524,17 @@ final class GatewayLoop {
                 offer.lines.indices.contains($0) ? offer.lines[$0].extensionID(TransportWideCC.uri) : nil
             }
             logger.trace("answer", metadata: ["peer": "\(id)", "sdp": "\(answer)"])
+            let frame = Message(type: .sendAnswer, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: .answer(answer))
+            guard frame.jsonText().utf8.count <= RemoteInput.maxOutgoingFrameBytes else {
+                // Sent, it would cost us the socket: the server closes one that sends a frame over its limit.
+                logger.warning("cannot answer: the answer would be too big for the server", metadata: [
+                    "peer": "\(id)", "bytes": "\(frame.jsonText().utf8.count)", "limit": "\(RemoteInput.maxOutgoingFrameBytes)",
+                ])
+                await removePeer(id, reason: "answer too big")
+                return
+            }
             try await session.setLocal(.answer, answer)
-            send(Message(type: .sendAnswer, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: .answer(answer)))
+            send(frame)
         } catch let error as GStreamerError {
             logger.error("cannot answer", metadata: ["peer": "\(id)", "reason": "\(error.message)"])
             await removePeer(id, reason: "failed")
@@ -542,7 +588,7 @@ final class GatewayLoop {
             registered: registered,
             peers: peers.values.sorted { $0.id < $1.id }.map {
                 .init(id: $0.id, state: $0.state.rawValue, videoBuffers: $0.received.value, audioBuffers: $0.receivedAudio.value,
-                      decodableVideo: $0.received.sawKeyframe, recording: $0.recordingPath)
+                      decodableVideo: $0.received.sawKeyframe, recording: $0.recordingPath, queuedCandidates: $0.queuedCandidates)
             },
             pipelineElements: pipeline.childCount
         )

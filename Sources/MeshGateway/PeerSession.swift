@@ -27,8 +27,7 @@ final class PeerSession {
     private var sendBranches: [SendBranch] = []
     private var receiveBins: [Bin] = []
     private var recorder: Recorder?
-    private var pendingCandidates: [(mline: Int, candidate: String)] = []
-    private(set) var remoteDescriptionSet = false
+    private var pendingCandidates: [RemoteInput.Candidate] = []
     private(set) var localSummary: SDPSummary?
     private(set) var remoteSummary: SDPSummary?
     var state: PeerConnectionState = .new
@@ -128,12 +127,21 @@ final class PeerSession {
         webrtc.syncStateWithParent()
     }
 
-    func setRemote(_ type: WebRTCBin.SDPType, _ sdp: String) async throws(GStreamerError) {
+    /// Sets the peer's description (checked by ``RemoteInput``), then the candidates that
+    /// came before it; returns why any of those were refused.
+    func setRemote(_ type: WebRTCBin.SDPType, _ sdp: String, summary: SDPSummary) async throws(GStreamerError) -> [RemoteInput.Refusal] {
         try await webrtc.setRemoteDescription(type, sdp)
-        remoteSummary = SDPSummary(sdp)
-        remoteDescriptionSet = true
-        for (mline, candidate) in pendingCandidates { webrtc.addIceCandidate(mline: mline, candidate) }
+        remoteSummary = summary
+        var refusals: [RemoteInput.Refusal] = []
+        for candidate in pendingCandidates {
+            do throws(RemoteInput.Refusal) {
+                try addRemoteCandidate(candidate)
+            } catch {
+                refusals.append(error)
+            }
+        }
         pendingCandidates.removeAll()
+        return refusals
     }
 
     func setLocal(_ type: WebRTCBin.SDPType, _ sdp: String) async throws(GStreamerError) {
@@ -141,12 +149,21 @@ final class PeerSession {
         localSummary = SDPSummary(sdp)
     }
 
-    /// Candidates that arrive before the remote description wait for it.
-    func addRemoteCandidate(mline: Int, _ candidate: String) {
-        if remoteDescriptionSet {
-            webrtc.addIceCandidate(mline: mline, candidate)
-        } else {
-            pendingCandidates.append((mline, candidate))
+    var queuedCandidates: Int { pendingCandidates.count }
+
+    /// Candidates that arrive before the remote description wait for it, up to
+    /// `--max-early-candidates`: a peer that never sends one cannot grow the queue.
+    func addRemoteCandidate(_ candidate: RemoteInput.Candidate) throws(RemoteInput.Refusal) {
+        guard let remoteSummary else {
+            guard pendingCandidates.count < configuration.maxEarlyCandidates else {
+                throw RemoteInput.Refusal("more than \(configuration.maxEarlyCandidates) candidates before a description")
+            }
+            pendingCandidates.append(candidate)
+            return
+        }
+        let mline = try RemoteInput.mline(of: candidate, in: remoteSummary)
+        guard webrtc.addIceCandidate(mline: mline, candidate.line) else {
+            throw RemoteInput.Refusal("m-line \(mline) cannot be given to webrtcbin")
         }
     }
 

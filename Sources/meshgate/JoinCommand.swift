@@ -71,6 +71,12 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("UDP port range for ICE.", valueName: "MIN-MAX"))
     var icePorts: String?
 
+    @Option(help: "Remote participants to connect to at most; more are refused (no media, an error in the log).")
+    var maxPeers = 32
+
+    @Option(help: ArgumentHelp("ICE candidates a peer may send before its offer or answer; later ones are ignored.", valueName: "N"))
+    var maxEarlyCandidates = 64
+
     @Option(help: ArgumentHelp("Leave after this many seconds.", valueName: "SECONDS"))
     var duration: Double?
 
@@ -146,6 +152,12 @@ struct JoinCommand: AsyncParsableCommand {
             }
             configuration.icePorts = bounds[0]...bounds[1]
         }
+        guard (1...1000).contains(maxPeers) else { throw ValidationError("--max-peers must be between 1 and 1000, not \(maxPeers)") }
+        configuration.maxPeers = maxPeers
+        guard (1...10000).contains(maxEarlyCandidates) else {
+            throw ValidationError("--max-early-candidates must be between 1 and 10000, not \(maxEarlyCandidates)")
+        }
+        configuration.maxEarlyCandidates = maxEarlyCandidates
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
         configuration.duration = duration
         if let stats, !(stats > 0) { throw ValidationError("--stats must be a positive number of seconds") }
