@@ -50,6 +50,38 @@ static inline gchar **mg_bin_element_names(GstElement *bin) {
     g_ptr_array_add(names, NULL);
     return (gchar **)g_ptr_array_free(names, FALSE);
 }
+/// The "src" pads of every element in `bin`, nested ones included, made by `factory`;
+/// NULL-terminated, each pad with a reference the caller owns. g_free the array.
+static inline GstPad **mg_bin_source_pads_of(GstElement *bin, const char *factory) {
+    GPtrArray *pads = g_ptr_array_new();
+    GstIterator *iterator = gst_bin_iterate_recurse(GST_BIN(bin));
+    GValue item = G_VALUE_INIT;
+    gboolean done = FALSE;
+    while (!done) {
+        switch (gst_iterator_next(iterator, &item)) {
+        case GST_ITERATOR_OK: {
+            GstElement *element = GST_ELEMENT(g_value_get_object(&item));
+            GstElementFactory *made_by = gst_element_get_factory(element);
+            GstPad *pad = made_by && g_strcmp0(GST_OBJECT_NAME(made_by), factory) == 0 ? gst_element_get_static_pad(element, "src") : NULL;
+            if (pad) g_ptr_array_add(pads, pad);
+            g_value_reset(&item);
+            break;
+        }
+        case GST_ITERATOR_RESYNC:
+            g_ptr_array_foreach(pads, (GFunc)gst_object_unref, NULL);
+            g_ptr_array_set_size(pads, 0);
+            gst_iterator_resync(iterator);
+            break;
+        default:
+            done = TRUE;
+        }
+    }
+    g_value_unset(&item);
+    gst_iterator_free(iterator);
+    g_ptr_array_add(pads, NULL);
+    return (GstPad **)g_ptr_array_free(pads, FALSE);
+}
+
 static inline GstBus *mg_element_bus(GstElement *element) { return gst_element_get_bus(element); }
 static inline GstMessageType mg_message_type(GstMessage *message) { return GST_MESSAGE_TYPE(message); }
 static inline GstObject *mg_message_source(GstMessage *message) { return GST_MESSAGE_SRC(message); }

@@ -138,6 +138,20 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         return true
     }
 
+    /// Counts every packet that comes in from the peer (RTP, RTCP, DTLS) into `counter`, at
+    /// the ICE transport's source: what shows the peer is still there when it sends no media.
+    /// The transport exists once both descriptions are set; false before.
+    public func countArrivingPackets(into counter: BufferCounter) -> Bool {
+        guard let pads = mg_bin_source_pads_of(pointer, "nicesrc") else { return false }
+        defer { g_free(pads) }
+        var index = 0
+        while let pad = pads[index] {
+            Pad(adopting: pad).countBuffers(into: counter)
+            index += 1
+        }
+        return index > 0
+    }
+
     public enum SDPType: Sendable {
         case offer, answer
         var raw: GstWebRTCSDPType {

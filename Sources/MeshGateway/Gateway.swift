@@ -22,6 +22,8 @@ public final class Gateway: Sendable {
         case statsTick
         /// Time to adapt each peer's own video bitrate (`--encode per-peer`).
         case bitrateTick
+        /// Time to see whether anything still comes from each peer.
+        case livenessTick
     }
 
     public let configuration: GatewayConfiguration

@@ -164,6 +164,7 @@ final class GatewayLoop {
         }
         scheduleNext(.bitrateTick)
         scheduleNext(.statsTick)
+        scheduleNext(.livenessTick)
         return timers
     }
 
@@ -176,6 +177,8 @@ final class GatewayLoop {
             gateway.post(.bitrateTick, after: .seconds(1))
         case .statsTick:
             if let interval = configuration.statsInterval { gateway.post(.statsTick, after: .seconds(interval)) }
+        case .livenessTick:
+            gateway.post(.livenessTick, after: .seconds(1))
         default:
             break
         }
@@ -241,6 +244,9 @@ final class GatewayLoop {
         case .bitrateTick:
             await adaptBitrates()
             scheduleNext(.bitrateTick)
+        case .livenessTick:
+            await checkLiveness()
+            scheduleNext(.livenessTick)
         case .stop:
             break
         }
@@ -258,6 +264,13 @@ final class GatewayLoop {
         case .connectionList?:
             guard let list = message.list else { return }
             if message.newUserId == configuration.id {
+                if everRegistered {
+                    // Peers that saw our old socket go closed their side: find out which.
+                    let now = ContinuousClock.now
+                    for (id, session) in peers where list[id] != nil && isConnected(id) {
+                        session.resync = ResyncCheck(registeredAt: now)
+                    }
+                }
                 registered = true
                 everRegistered = true
                 listedSinceRegistering = Set(list.keys)
@@ -588,10 +601,35 @@ final class GatewayLoop {
             registered: registered,
             peers: peers.values.sorted { $0.id < $1.id }.map {
                 .init(id: $0.id, state: $0.state.rawValue, videoBuffers: $0.received.value, audioBuffers: $0.receivedAudio.value,
-                      decodableVideo: $0.received.sawKeyframe, recording: $0.recordingPath, queuedCandidates: $0.queuedCandidates)
+                      decodableVideo: $0.received.sawKeyframe, recording: $0.recordingPath,
+                      stalled: $0.state == .connected && $0.liveness.stalled, queuedCandidates: $0.queuedCandidates)
             },
             pipelineElements: pipeline.childCount
         )
+    }
+
+    /// Marks peers from which nothing comes as stalled, and offers again to those that closed
+    /// their side while our signalling socket was away, so that media resumes on its own.
+    private func checkLiveness() async {
+        let now = ContinuousClock.now
+        for session in peers.values.sorted(by: { $0.id < $1.id }) where session.state == .connected {
+            session.watchArrivals()
+            switch session.liveness.update(arrived: session.arrived.value, now: now) {
+            case .stalled?:
+                logger.warning("peer stalled: nothing has come from it for \(Liveness.stallAfter.components.seconds) s", metadata: ["peer": "\(session.id)"])
+            case .resumed?:
+                logger.info("peer sending again", metadata: ["peer": "\(session.id)"])
+            case nil:
+                break
+            }
+            guard var check = session.resync else { continue }
+            let verdict = check.update(arrived: session.arrived.value, now: now)
+            session.resync = verdict == .waiting ? check : nil
+            if verdict == .gone {
+                logger.warning("peer closed our connection while our signalling was away; offering again", metadata: ["peer": "\(session.id)"])
+                await offer(to: session.id)
+            }
+        }
     }
 
     /// With `--encode per-peer`, each peer's video bitrate follows the loss its receiver reports.

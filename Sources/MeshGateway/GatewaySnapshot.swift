@@ -11,6 +11,8 @@ public struct GatewaySnapshot: Sendable {
         /// Whether a video keyframe has come: from then on its video decodes.
         public let decodableVideo: Bool
         public let recording: String?
+        /// Connected, but nothing has come from the peer for a while (``Liveness``).
+        public let stalled: Bool
         /// Candidates the peer sent before its description, waiting for it.
         public let queuedCandidates: Int
     }

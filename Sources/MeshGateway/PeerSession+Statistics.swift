@@ -14,7 +14,7 @@ extension PeerSession {
         func kbps(_ bytes: Int) -> Int { seconds > 0 ? Int(Double(bytes * 8) / seconds / 1000) : 0 }
         var line: [String: Any] = [
             "peer": id,
-            "state": state.rawValue,
+            "state": state == .connected && liveness.stalled ? "stalled" : state.rawValue,
             "kbps_in": kbps(bytesIn - previous.bytesIn),
             "kbps_out": kbps(bytesOut - previous.bytesOut),
             "packets_lost": inbound.compactMap { $0.int("packets-lost") }.map { max($0, 0) }.reduce(0, +),

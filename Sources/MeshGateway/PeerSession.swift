@@ -41,6 +41,12 @@ final class PeerSession {
     let receivedAudio = BufferCounter()
     /// How far behind the sender's camera the video we receive from this peer is.
     let videoLag = SenderLag()
+    /// Every packet that came in from this peer, media or not: see ``Liveness``.
+    let arrived = BufferCounter()
+    private var countingArrivals = false
+    var liveness = Liveness()
+    /// Set while we check that the peer still has us, after our signalling socket was away.
+    var resync: ResyncCheck?
     private let recorderStarted: @Sendable () -> Void
 
     init(id: PeerID, serial: Int, role: Role, pipeline: Pipeline, configuration: GatewayConfiguration,
@@ -125,6 +131,11 @@ final class PeerSession {
 
     func start() {
         webrtc.syncStateWithParent()
+    }
+
+    /// Counts what arrives from now on; the transport it counts at exists once connecting.
+    func watchArrivals() {
+        if !countingArrivals { countingArrivals = webrtc.countArrivingPackets(into: arrived) }
     }
 
     /// Sets the peer's description (checked by ``RemoteInput``), then the candidates that

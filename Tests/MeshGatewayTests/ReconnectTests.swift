@@ -45,4 +45,47 @@ struct ReconnectTests {
         try await second?.stop()
         try await expectRecording(gateways[2].recordings(of: "host").first)
     }
+
+    /// The server drops a paused gateway at its ping timeout and tells the room it left; the
+    /// others close their side. When it goes on, it registers again and must find that out
+    /// itself (ICE still says connected) and offer again.
+    @Test func aGatewayPausedPastThePingTimeoutGetsItsPeersBack() async throws {
+        try await Call.run(configuring: { $0.pingInterval = 1 }) { call in
+            let receiver = try await call.join("receiver", record: false, receiveOnly)
+            let sender = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "sender", "--size", "320x240", "--fps", "15",
+                                              "--ice-address", "127.0.0.1"])
+            defer { sender.signal(SIGKILL) }
+            try await receiver.waitForMedia(from: ["sender"])
+            sender.signal(SIGSTOP)
+            try await eventually("the room to learn the sender left", within: .seconds(10)) {
+                await receiver.snapshot().peers.isEmpty ? true : nil
+            }
+            sender.signal(SIGCONT)
+            try await eventually("video from the sender again", within: .seconds(20)) {
+                await receiver.videoBuffers(from: "sender") > 10 ? true : nil
+            }
+            #expect(sender.stderr.contains("peer closed our connection while our signalling was away; offering again"), "\(sender.stderr)")
+        }
+    }
+
+    /// With the server gone nobody is told anything: what arrives shows a peer has stopped.
+    @Test func aPeerFromWhichNothingComesIsStalledUntilItSendsAgain() async throws {
+        try await Call.run { call in
+            let receiver = try await call.join("receiver", record: false, receiveOnly)
+            let sender = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "sender", "--size", "320x240", "--fps", "15",
+                                              "--ice-address", "127.0.0.1"])
+            defer { sender.signal(SIGKILL) }
+            try await receiver.waitForMedia(from: ["sender"])
+            try await call.stopServer()
+            sender.signal(SIGSTOP)
+            try await eventually("the sender to show as stalled", within: .seconds(15)) {
+                await receiver.snapshot().peers.first { $0.id == "sender" }?.stalled == true ? true : nil
+            }
+            #expect(await receiver.snapshot().peers.first { $0.id == "sender" }?.state == "connected")
+            sender.signal(SIGCONT)
+            try await eventually("the sender to send again", within: .seconds(15)) {
+                await receiver.snapshot().peers.first { $0.id == "sender" }?.stalled == false ? true : nil
+            }
+        }
+    }
 }
