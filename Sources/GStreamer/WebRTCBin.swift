@@ -86,7 +86,7 @@ public final class WebRTCBin: Element, @unchecked Sendable {
 
     public func addTurnServer(_ url: String) throws(GStreamerError) {
         guard mg_webrtc_add_turn_server(pointer, url) != 0 else {
-            throw GStreamerError("webrtcbin refused TURN server \(url): use turn://USER:PASSWORD@HOST:PORT")
+            throw GStreamerError("webrtcbin refused a TURN server (\(url.split(separator: "@").last ?? "")): use turn://USER:PASSWORD@HOST:PORT")
         }
     }
 

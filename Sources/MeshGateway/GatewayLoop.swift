@@ -274,7 +274,7 @@ final class GatewayLoop {
                 registered = true
                 everRegistered = true
                 listedSinceRegistering = Set(list.keys)
-                logger.info("registered", metadata: ["id": "\(configuration.id)", "server": "\(configuration.serverURL)", "others": "\(list.count - 1)"])
+                logger.info("registered", metadata: ["id": "\(configuration.id)", "server": "\(Redacted.url(configuration.serverURL))", "others": "\(list.count - 1)"])
                 // As the newcomer we offer to everyone we are not already connected to.
                 for id in list.keys.sorted() where id != configuration.id && !isConnected(id) {
                     guard peers[id] != nil || hasRoomForAnotherPeer(id) else { continue }
@@ -326,6 +326,10 @@ final class GatewayLoop {
             }
         case .error?:
             logger.warning("server refused a message", metadata: ["code": "\(message.code ?? "")", "message": "\(message.message ?? "")"])
+            if message.code == ProtocolError.Code.unauthorized.rawValue {
+                // Trying again cannot help: the token is wrong until the user changes it.
+                failure = GatewayError("the server refused our token: \(message.message ?? "unauthorized"); check ?token= in --server")
+            }
             if message.code == ProtocolError.Code.duplicateID.rawValue, !registered {
                 if everRegistered {
                     // Our old socket may still be registered: the server drops it at its next ping.

@@ -30,12 +30,14 @@ final class SignallingClient: Sendable {
     /// Connects again and again until cancelled, reporting to `events`. The outcome of
     /// the first attempt goes to `firstConnection`; when it fails, `run` returns.
     func run(events: @escaping @Sendable (Event) -> Void, firstConnection: @escaping @Sendable (Result<Void, GatewayError>) -> Void) async {
-        var delay = Duration.milliseconds(250)
+        let firstDelay = Duration.milliseconds(250)
+        var delay = firstDelay
         var reportedFirst = false
         while !Task.isCancelled {
             let (stream, continuation) = AsyncStream.makeStream(of: String.self)
             let isFirst = !reportedFirst
             var reason = "closed by the server"
+            let attempt = ContinuousClock.now
             do {
                 let close = try await WebSocketClient.connect(
                     url: url,
@@ -68,19 +70,24 @@ final class SignallingClient: Sendable {
             }
             continuation.finish()
             if !reportedFirst && !wasConnected {
-                firstConnection(.failure(GatewayError("cannot reach the signalling server at \(url): \(reason); check --server and that `meshgate serve` runs there")))
+                firstConnection(.failure(GatewayError("cannot reach the signalling server at \(Redacted.url(url)): \(reason); check --server and that `meshgate serve` runs there")))
                 return
             }
             reportedFirst = true
             if wasConnected {
                 events(.disconnected(reason: reason))
-                delay = .milliseconds(250)
+                // A server that takes the socket and then closes it (a refusal, a frame it
+                // would not take) is not retried at once: the backoff goes on growing.
+                if ContinuousClock.now - attempt > Self.steadyConnection { delay = firstDelay }
             }
             if Task.isCancelled { return }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(8))
         }
     }
+
+    /// A connection that lasted this long worked: the next one after it starts at the first delay.
+    static let steadyConnection = Duration.seconds(10)
 
     /// Ends the current connection; `run` then returns once cancelled.
     func close() {

@@ -138,7 +138,7 @@ struct JoinCommand: AsyncParsableCommand {
             configuration.stunServer = stun
         }
         for url in turn where !(url.hasPrefix("turn://") || url.hasPrefix("turns://")) {
-            throw ValidationError("--turn must look like turn://USER:PASSWORD@HOST:PORT, not '\(url)'")
+            throw ValidationError("--turn must look like turn://USER:PASSWORD@HOST:PORT, not '\(Redacted.url(url))'")
         }
         configuration.turnServers = turn
         for address in iceAddress where !Self.isIPAddress(address) {

@@ -71,3 +71,19 @@ struct RemoteInputTests {
         #expect(log.note("a", now: start + .seconds(12)) == .quiet)
     }
 }
+
+/// Secrets never reach a log line or an error message.
+struct RedactedTests {
+    @Test(arguments: [
+        ("ws://127.0.0.1:8000/room/a?token=s3cret", "ws://127.0.0.1:8000/room/a?token=***"),
+        ("wss://h/?token=a&x=b", "wss://h/?token=***&x=***"),
+        ("ws://h:1/", "ws://h:1/"),
+        ("turn://user:pa:ss@h:3478", "turn://user:***@h:3478"),
+        ("turns://user:pass@h:5349?transport=tcp", "turns://user:***@h:5349?transport=***"),
+        ("turn://h:3478", "turn://h:3478"),
+        ("not a url?token=s3cret", "not a url?token=***"),
+    ])
+    func secretsAreMasked(url: String, shown: String) {
+        #expect(Redacted.url(url) == shown)
+    }
+}
