@@ -152,6 +152,27 @@ static inline gulong mg_pad_hold_after_first_buffer(GstPad *pad) {
     GstPadProbeType mask = GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST;
     return gst_pad_add_probe(pad, mask, mg_hold_after_first_probe, g_new0(gboolean, 1), g_free);
 }
+/// Hands each buffer to the peer pad itself and tells upstream OK whatever the peer returned:
+/// an error below (a recording's full disk), or FLUSHING while what failed is taken away, then
+/// stops there instead of pausing every streaming thread above it up to the network. Without
+/// a peer, buffers are dropped.
+static GstPadProbeReturn mg_contain_errors_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+    GstPad *peer = gst_pad_get_peer(pad);
+    if (peer) {
+        if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER)
+            (void)gst_pad_chain(peer, gst_buffer_ref(GST_PAD_PROBE_INFO_BUFFER(info)));
+        else
+            (void)gst_pad_chain_list(peer, gst_buffer_list_ref(GST_PAD_PROBE_INFO_BUFFER_LIST(info)));
+        gst_object_unref(peer);
+    }
+    gst_mini_object_unref(GST_MINI_OBJECT_CAST(GST_PAD_PROBE_INFO_DATA(info)));
+    GST_PAD_PROBE_INFO_DATA(info) = NULL;
+    GST_PAD_PROBE_INFO_FLOW_RETURN(info) = GST_FLOW_OK;
+    return GST_PAD_PROBE_HANDLED;
+}
+static inline void mg_pad_contain_downstream_errors(GstPad *pad) {
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, mg_contain_errors_probe, NULL, NULL);
+}
 /// Fixes the codecs of the transceiver behind a requested sink pad; FALSE if webrtcbin has none.
 static inline gboolean mg_webrtc_pad_set_codec_preferences(GstPad *pad, GstCaps *caps) {
     GstWebRTCRTPTransceiver *transceiver = NULL;

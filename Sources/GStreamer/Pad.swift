@@ -105,6 +105,13 @@ public final class Pad: @unchecked Sendable {
         }
     }
 
+    /// Keeps what fails downstream of this pad (a full disk under a recording) from stopping
+    /// what feeds it: upstream is told OK, and the failure is only on the bus. Add it last:
+    /// probes added after it see no buffers.
+    public func containDownstreamErrors() {
+        mg_pad_contain_downstream_errors(pointer)
+    }
+
     /// Stops requests to renegotiate (RECONFIGURE events) from going upstream of this pad.
     public func dropReconfigureRequests() {
         gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, reconfigureProbe, nil, nil)

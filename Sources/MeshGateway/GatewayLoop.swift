@@ -428,7 +428,12 @@ final class GatewayLoop {
         switch message {
         case .error(let source, let text, let debug):
             logger.debug("pipeline error detail", metadata: ["source": "\(source)", "debug": "\(debug ?? "")"])
-            if sendElements.contains(source) {
+            if let session = peers.values.first(where: { $0.records(with: source) }) {
+                guard let path = session.abandonRecording() else { return }
+                logger.error("recording stopped: it cannot be written; the call goes on, the file keeps what was written", metadata: [
+                    "peer": "\(session.id)", "file": "\(path)", "reason": "\(text)",
+                ])
+            } else if sendElements.contains(source) {
                 // "Internal data stream error" says nothing; the flow return behind it does.
                 let reason = debug?.split(separator: "\n").last { $0.contains("reason ") }.map { "; \($0)" } ?? ""
                 failure = GatewayError("the media source failed: \(text) (element \(source)\(reason))")

@@ -27,6 +27,10 @@ final class PeerSession {
     private var sendBranches: [SendBranch] = []
     private var receiveBins: [Bin] = []
     private var recorder: Recorder?
+    /// Set once a recording failed: no new one starts for this connection.
+    private var recordingStopped = false
+    /// Elements of a failed recording: their later bus messages are part of the same failure.
+    private var abandonedRecordingElements: Set<String> = []
     private var pendingCandidates: [RemoteInput.Candidate] = []
     private(set) var localSummary: SDPSummary?
     private(set) var remoteSummary: SDPSummary?
@@ -193,7 +197,7 @@ final class PeerSession {
         }
         let counter = codec.kind == .video ? received : receivedAudio
         if codec.kind == .video { pad.measureSenderLag(into: videoLag) }
-        if let recordDirectory {
+        if let recordDirectory, !recordingStopped {
             let recorder = try recorderFor(directory: recordDirectory)
             // Leaky: while the muxer waits for the other stream's first buffer this one must not block webrtcbin.
             let bin = try link(pad, to: "queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=3000000000 ! \(codec.depayloader) name=depay")
@@ -234,13 +238,30 @@ final class PeerSession {
         if let recorder { return recorder }
         // The remote description says what the peer sends; the muxer needs all its pads before it starts.
         let kinds = Set((remoteSummary?.lines ?? []).filter(\.sends).compactMap { MediaKind(rawValue: $0.kind) })
-        let recorder = try Recorder(directory: directory, peerID: id, kinds: kinds.isEmpty ? [.video, .audio] : kinds, pipeline: pipeline)
+        let recorder = try Recorder(directory: directory, peerID: id, name: "recording\(serial)", kinds: kinds.isEmpty ? [.video, .audio] : kinds,
+                                    pipeline: pipeline)
         self.recorder = recorder
         recorderStarted()
         return recorder
     }
 
     var recordingPath: String? { recorder?.path }
+
+    /// Whether `element`, a bus message's source, is part of this peer's recording.
+    func records(with element: String) -> Bool {
+        recorder?.elementNames.contains(element) == true || abandonedRecordingElements.contains(element)
+    }
+
+    /// Gives the recording up after a write failed, keeping the media flowing; returns its
+    /// file, which holds what was written. Nil when it was already given up.
+    func abandonRecording() -> String? {
+        guard let recorder else { return nil }
+        recorder.abandon()
+        abandonedRecordingElements.formUnion(recorder.elementNames)
+        self.recorder = nil
+        recordingStopped = true
+        return recorder.path
+    }
 
     /// Removes everything of this peer from the pipeline, finalising its recording.
     /// Never call it from a GStreamer callback: setting a webrtcbin to NULL there deadlocks.

@@ -12,12 +12,17 @@ final class Recorder {
     private var pads: [MediaKind: Pad] = [:]
     private var ended: Set<MediaKind> = []
 
-    init(directory: String, peerID: PeerID, kinds: Set<MediaKind>, pipeline: Pipeline) throws(GatewayError) {
+    /// The names of its elements, which a bus message names as its source: unique per
+    /// recording, from `name`.
+    let elementNames: Set<String>
+
+    init(directory: String, peerID: PeerID, name: String, kinds: Set<MediaKind>, pipeline: Pipeline) throws(GatewayError) {
         path = Self.newPath(directory: directory, peerID: peerID)
         self.pipeline = pipeline
+        elementNames = ["\(name)_mux", "\(name)_file"]
         do {
-            muxer = try Element.make("matroskamux")
-            sink = try Element.make("filesink")
+            muxer = try Element.make("matroskamux", name: "\(name)_mux")
+            sink = try Element.make("filesink", name: "\(name)_file")
         } catch {
             throw GatewayError(error.message)
         }
@@ -48,6 +53,20 @@ final class Recorder {
             try source.link(pad)
         } catch {
             throw GatewayError(error.message)
+        }
+        // A write that fails (a full disk) must cost this recording, not the peer's media.
+        source.containDownstreamErrors()
+    }
+
+    /// Stops after a write failed: the streams are cut off here and the elements removed;
+    /// the file keeps what was written (Matroska plays up to where it stops).
+    func abandon() {
+        for pad in pads.values {
+            if let source = pad.peer { source.unlink(pad) }
+        }
+        for element in [muxer, sink] {
+            element.setState(.null)
+            pipeline.remove(element)
         }
     }
 
