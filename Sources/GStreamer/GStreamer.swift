@@ -1,4 +1,5 @@
 import CGStreamer
+import Glibc
 
 /// Process-wide GStreamer set-up and queries.
 public enum GStreamer {
@@ -20,6 +21,24 @@ public enum GStreamer {
     }
 
     /// Whether an element factory is installed (a plugin package may be missing).
+    /// Runs this program again, at once, with glib's slice allocator off, unless `G_SLICE` is
+    /// set. That allocator (glib 2.74) keeps what it freed for good: after a crowd of peers
+    /// left, a gateway stayed tens of MiB above where it was; with plain malloc it goes back
+    /// (see `returnFreedMemory`). glib reads `G_SLICE` as it loads, before `main`, hence the
+    /// restart. Returns only when the variable was set or the restart failed.
+    public static func restartWithPlainMallocUnlessSet() {
+        guard getenv("G_SLICE") == nil else { return }
+        setenv("G_SLICE", "always-malloc", 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+    }
+
+    /// Gives memory that was freed back to the system. glibc keeps freed memory in each
+    /// thread's arena for reuse, and every webrtcbin brings threads of its own: after a crowd
+    /// of peers left, a gateway would otherwise keep their memory for good.
+    public static func returnFreedMemory() {
+        mg_malloc_trim()
+    }
+
     public static func hasElement(_ factory: String) -> Bool {
         guard let found = gst_element_factory_find(factory) else { return false }
         gst_object_unref(UnsafeMutableRawPointer(found))

@@ -29,6 +29,8 @@ final class GatewayLoop {
     private var waitingFiles: [(pad: Pad, probe: UInt)] = []
     private var failure: GatewayError?
     private var refusals = RefusalLog()
+    /// When to give freed memory back to the system, after peers left.
+    private var memoryReturnDue: ContinuousClock.Instant?
 
     init(gateway: Gateway) throws(GatewayError) {
         self.gateway = gateway
@@ -246,6 +248,10 @@ final class GatewayLoop {
             scheduleNext(.bitrateTick)
         case .livenessTick:
             await checkLiveness()
+            if let due = memoryReturnDue, due <= .now {
+                memoryReturnDue = nil
+                GStreamer.returnFreedMemory()
+            }
             scheduleNext(.livenessTick)
         case .stop:
             break
@@ -587,6 +593,8 @@ final class GatewayLoop {
     private func removePeer(_ id: PeerID, reason: String) async {
         guard let session = peers.removeValue(forKey: id) else { return }
         await session.tearDown()
+        // Its threads end, and their memory can go back, a moment after.
+        memoryReturnDue = .now + .seconds(2)
         var metadata: Logger.Metadata = ["peer": "\(id)", "reason": "\(reason)"]
         if let path = session.recordingPath { metadata["recording"] = "\(path)" }
         logger.info("peer left", metadata: metadata)

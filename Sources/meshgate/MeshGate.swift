@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GStreamer
 import MeshServer
 
 @main
@@ -13,6 +14,7 @@ struct MeshGate: AsyncParsableCommand {
 
     /// Exit codes of DESIGN.md: 0 done, 2 bad usage, 1 runtime failure with a one-line reason.
     static func main() async {
+        GStreamer.restartWithPlainMallocUnlessSet()
         do {
             var command = try parseAsRoot(Self.givingPlayAudioItsDefault(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -63,6 +63,8 @@ final class MeshgateProcess: Sendable {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    var pid: Int32 { process.processIdentifier }
+
     /// Runs to the end and returns status and output.
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
         let process = try MeshgateProcess(arguments, environment: environment)
