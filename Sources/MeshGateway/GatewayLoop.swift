@@ -288,12 +288,12 @@ final class GatewayLoop {
                 }
                 await removePeers(notIn: list)
             } else if let newcomer = message.newUserId {
-                listedSinceRegistering.formUnion(list.keys)
+                noteListed(list)
                 logger.info("peer joined", metadata: ["peer": "\(newcomer)", "name": "\(list[newcomer]?.username ?? newcomer)"])
             }
         case .restConnectionList?:
             guard let list = message.list else { return }
-            listedSinceRegistering.formUnion(list.keys)
+            noteListed(list)
             await removePeers(notIn: list)
         case .closeConnection?:
             if let id = message.id, id != configuration.id { await removePeer(id, reason: "left") }
@@ -580,6 +580,14 @@ final class GatewayLoop {
             return "application/x-rtp,media=\(media),encoding-name=\(codec.encodingName),payload=\(codec.payloadType),clock-rate=\(rate)"
         }
         return structures.isEmpty ? nil : structures.joined(separator: ";")
+    }
+
+    /// Remembers who was listed, for ``removePeers(notIn:)``; only ids that matter to it are
+    /// kept (our peers, the room now), or a gateway in a busy room for months would keep
+    /// every id it ever saw.
+    private func noteListed(_ list: UserList) {
+        listedSinceRegistering.formUnion(list.keys)
+        listedSinceRegistering.formIntersection(Set(peers.keys).union(list.keys))
     }
 
     /// Removes the peers a room list no longer holds, except connected ones that have not
