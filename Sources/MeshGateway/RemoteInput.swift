@@ -32,10 +32,17 @@ enum RemoteInput {
         guard description.sdp.utf8.count <= maxDescriptionBytes else {
             throw Refusal("the \(type) is \(description.sdp.utf8.count) bytes, more than \(maxDescriptionBytes)")
         }
-        let summary = SDPSummary(description.sdp)
+        var summary = SDPSummary(description.sdp)
         guard !summary.lines.isEmpty else { throw Refusal("the \(type) has no m-line") }
         guard summary.lines.count <= maxMediaLines else {
             throw Refusal("the \(type) has \(summary.lines.count) m-lines, more than \(maxMediaLines)")
+        }
+        // What MeshGate takes from the codecs goes into caps: only values RTP allows.
+        for index in summary.lines.indices {
+            summary.lines[index].codecs.removeAll { codec in
+                !(0...127).contains(codec.payloadType)
+                    || codec.parameter("profile-level-id").map { !isProfileLevelID($0) } ?? false
+            }
         }
         return summary
     }
@@ -85,6 +92,11 @@ enum RemoteInput {
             return index
         }
         return 0
+    }
+
+    /// H.264's `profile-level-id`: six hex digits.
+    static func isProfileLevelID(_ text: String) -> Bool {
+        text.utf8.count == 6 && text.allSatisfy(\.isHexDigit)
     }
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {

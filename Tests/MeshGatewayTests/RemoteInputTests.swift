@@ -87,3 +87,22 @@ struct RedactedTests {
         #expect(Redacted.url(url) == shown)
     }
 }
+
+/// What goes from an offer into caps holds only values RTP allows.
+struct OfferedCodecTests {
+    @Test func codecsWithImpossibleValuesAreDropped() throws {
+        let offer = """
+            v=0\r
+            m=video 9 UDP/TLS/RTP/SAVPF 96 100000 102 103\r
+            a=rtpmap:96 VP8/90000\r
+            a=rtpmap:100000 VP8/90000\r
+            a=rtpmap:102 H264/90000\r
+            a=fmtp:102 packetization-mode=1;profile-level-id=42e01f,payload=(int)5\r
+            a=rtpmap:103 H264/90000\r
+            a=fmtp:103 packetization-mode=1;profile-level-id=42E01F\r
+
+            """
+        let summary = try RemoteInput.check(description: .offer(offer), expected: "offer")
+        #expect(summary.lines[0].codecs.map(\.payloadType) == [96, 103])
+    }
+}
