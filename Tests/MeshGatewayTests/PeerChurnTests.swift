@@ -32,7 +32,7 @@ struct PeerChurnTests {
         for index in 0..<count {
             let id = "churn-\(round)-\(index)"
             let client = try await TestClient.join(url, id: id)
-            client.send(Message(type: .sendOffer, id: id, targetId: "gateway", username: id, sdp: .offer(HostilePeerTests.browserOffer)))
+            client.send(Message(type: .sendOffer, id: id, targetId: "gateway", username: id, sdp: .offer(HostilePeer.validOffer)))
             clients.append(client)
         }
         for client in clients {
