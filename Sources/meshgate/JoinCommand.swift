@@ -104,9 +104,17 @@ struct JoinCommand: AsyncParsableCommand {
             }
             configuration.serverURL = server
         }
+        // The limits a server keeps by default: past them it would refuse our new_user.
         if let id {
-            guard !id.isEmpty, id.count <= 128 else { throw ValidationError("--id must be 1 to 128 characters") }
+            guard !id.isEmpty, id.utf8.count <= 128, !Self.hasControlCharacters(id) else {
+                throw ValidationError("--id must be 1 to 128 bytes without control characters")
+            }
             configuration.id = id
+        }
+        if let name {
+            guard name.utf8.count <= 256, !Self.hasControlCharacters(name) else {
+                throw ValidationError("--name must be at most 256 bytes without control characters")
+            }
         }
         configuration.name = name
         if let pipeline {
@@ -186,6 +194,10 @@ struct JoinCommand: AsyncParsableCommand {
             throw ValidationError("--audio must be auto, test, alsa[:DEVICE], file:PATH or none, not '\(audio)'")
         }
         return source
+    }
+
+    static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
     }
 
     static func isIPAddress(_ text: String) -> Bool {

@@ -15,6 +15,12 @@ struct CommandTests {
         (["--server", "http://example.test/"], "--server must be a ws:// or wss:// URL"),
         (["--pipeline", "no-such-preset"], "no preset 'no-such-preset'"),
         (["--encode", "twice"], "--encode"),
+        (["--id", String(repeating: "é", count: 65)], "--id must be 1 to 128 bytes"),
+        (["--id", "evil\u{1B}[2J"], "--id must be 1 to 128 bytes without control characters"),
+        (["--name", "a\rb"], "--name must be at most 256 bytes without control characters"),
+        (["--max-peers", "0"], "--max-peers must be between 1 and 1000"),
+        (["--max-early-candidates", "0"], "--max-early-candidates must be between 1 and 10000"),
+        (["--turn", "stun://user:turn-secret@h:1"], "not 'stun://user:***@h:1'"),
     ])
     func aBadFlagValueIsAUsageError(arguments: [String], message: String) async throws {
         let result = try await MeshgateProcess.run(["join"] + arguments)
