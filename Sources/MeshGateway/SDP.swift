@@ -1,3 +1,5 @@
+import Foundation
+
 /// What MeshGate needs to know of a session description: per m-line, its kind,
 /// direction, mid, codecs and RTP header extensions. Pure parsing; GStreamer does the real SDP work.
 struct SDPSummary: Equatable {
