@@ -64,6 +64,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeshProtocolTests", dependencies: ["MeshProtocol"]),
+        // Runs scripts/fuzz, which compiles the fuzz targets from the sources themselves.
+        .testTarget(name: "FuzzTests"),
         .target(
             name: "MeshTestSupport",
             dependencies: [

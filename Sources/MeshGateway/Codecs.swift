@@ -1,10 +1,5 @@
 import GStreamer
 
-/// The RTP side of each codec MeshGate sends or receives.
-enum MediaKind: String, Sendable, CaseIterable {
-    case video, audio
-}
-
 extension VideoCodec {
     /// The encoder; `bitrate` in kbit/s. Keyframes come on request (new peer, PLI/FIR),
     /// and at least every five seconds for receivers that lost one.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What MeshGate needs to know of a session description: per m-line, its kind,
 /// direction, mid, codecs and RTP header extensions. Pure parsing; GStreamer does the real SDP work.
 struct SDPSummary: Equatable {
@@ -44,7 +46,7 @@ struct SDPSummary: Equatable {
         for raw in sdp.split(whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("m=") {
-                let kind = line.dropFirst(2).split(separator: " ").first.map(String.init) ?? ""
+                let kind = Self.kind(ofMediaLine: line[...])
                 lines.append(MediaLine(kind: kind, direction: sessionDirection ?? "sendrecv"))
                 formats.append([:])
                 continue
@@ -66,10 +68,8 @@ struct SDPSummary: Equatable {
                 let parts = fmtp.split(separator: " ", maxSplits: 1)
                 guard parts.count == 2, let pt = Int(parts[0]) else { continue }
                 formats[formats.count - 1][pt] = String(parts[1])
-            } else if let extmap = attribute.dropPrefix("extmap:") {
-                let parts = extmap.split(separator: " ")
-                guard parts.count >= 2, let id = parts[0].split(separator: "/").first.flatMap({ Int($0) }) else { continue }
-                lines[lines.count - 1].extensions[id] = String(parts[1])
+            } else if let extmap = Self.extensionMap(attribute) {
+                lines[lines.count - 1].extensions[extmap.id] = extmap.uri
             }
         }
         for index in lines.indices {
@@ -93,6 +93,19 @@ struct SDPSummary: Equatable {
     /// The mid of m-line `index`, for candidates sent to browsers.
     func mid(ofLine index: Int) -> String? {
         lines.indices.contains(index) ? lines[index].mid : nil
+    }
+
+    /// The media of an `m=` line: `audio`, `video`, `application`…
+    static func kind(ofMediaLine line: Substring) -> String {
+        line.dropFirst(2).split(separator: " ").first.map(String.init) ?? ""
+    }
+
+    /// Id and URI of an `extmap:ID[/direction] URI [attributes]` attribute (the text after `a=`).
+    static func extensionMap(_ attribute: Substring) -> (id: Int, uri: String)? {
+        guard attribute.hasPrefix("extmap:") else { return nil }
+        let parts = attribute.dropFirst("extmap:".count).split(separator: " ")
+        guard parts.count >= 2, let id = parts[0].split(separator: "/").first.flatMap({ Int($0) }) else { return nil }
+        return (id, String(parts[1]))
     }
 }
 
@@ -127,13 +140,14 @@ enum TransportWideCC {
             if line.hasPrefix("m=") {
                 if let pending { result.append(Substring(pending)) }
                 index += 1
-                let media = line.dropFirst(2).prefix { $0 != " " }
+                // Read as SDPSummary reads it, so that `id(index)` means the same m-line.
+                let media = SDPSummary.kind(ofMediaLine: line)
                 pending = (media == "audio" || media == "video") ? id(index).map { "a=extmap:\($0) \(uri)" } : nil
             } else if line.isEmpty, let extmap = pending {
                 // The blank after the last line's newline: the last m-line ends here.
                 result.append(Substring(extmap))
                 pending = nil
-            } else if line.hasPrefix("a=extmap:"), line.hasSuffix(" \(uri)") {
+            } else if line.hasPrefix("a="), SDPSummary.extensionMap(line.dropFirst(2))?.uri == uri {
                 pending = nil
             }
             result.append(line)

@@ -74,7 +74,9 @@ struct Switchboard {
 
     /// A binary frame: the protocol is text only.
     mutating func receiveBinary(from socket: SocketID) -> Outcome {
-        refuse(socket, type: nil, ProtocolError(.binaryFrame, "binary frames are not part of the protocol; send JSON text"))
+        // As for text: the hub passes on what a dropped socket had sent before it was dropped.
+        guard sockets[socket] != nil else { return Outcome() }
+        return refuse(socket, type: nil, ProtocolError(.binaryFrame, "binary frames are not part of the protocol; send JSON text"))
     }
 
     /// One text frame from a socket.

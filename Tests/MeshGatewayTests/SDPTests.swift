@@ -118,6 +118,17 @@ struct SDPTests {
         #expect(TransportWideCC.announced(in: "v=0\nm=video 9 RTP/AVP 96\n") { _ in 3 } == "v=0\nm=video 9 RTP/AVP 96\na=extmap:3 \(TransportWideCC.uri)\n")
     }
 
+    /// `announced` reads a=extmap and m= lines as SDPSummary does (fuzzing found them reading
+    /// `a=extmap: URI`, which has no id, differently): an extension it cannot read is not there.
+    @Test func theExtensionCountsAsAnnouncedOnlyWhereTheSummaryReadsIt() {
+        let unreadable = "v=0\r\nm=audio 9 RTP/AVP 111\r\na=extmap: \(TransportWideCC.uri)\r\n"
+        let announced = TransportWideCC.announced(in: unreadable) { _ in 3 }
+        #expect(SDPSummary(announced).lines.map { $0.extensionID(TransportWideCC.uri) } == [3])
+        let withAttributes = "v=0\r\nm=video  9 RTP/AVP 96\r\na=extmap:4 \(TransportWideCC.uri) attribute\r\n"
+        #expect(SDPSummary(withAttributes).lines.map { $0.extensionID(TransportWideCC.uri) } == [4])
+        #expect(TransportWideCC.announced(in: withAttributes) { _ in 3 } == withAttributes)
+    }
+
     @Test(arguments: [
         (320, 240, 15, "42e01f"), (1280, 720, 30, "42e01f"), (1920, 1080, 30, "42e028"), (3840, 2160, 30, "42e033"),
     ])

@@ -96,6 +96,16 @@ import MeshTestSupport
         #expect(try decoded(board.receiveBinary(from: a)).first?.1.code == "binary_frame")
     }
 
+    /// A slow consumer is dropped while its reader may still hold frames: what they say gets
+    /// no answer and no log line (fuzzing found a binary one answered, to room "?").
+    @Test mutating func framesFromAClosedSocketGetNothing() {
+        _ = join(a, "alice")
+        _ = board.close(a, reason: .slowConsumer)
+        #expect(board.receiveBinary(from: a) == Switchboard.Outcome())
+        #expect(board.receive(#"{"type":"chat","id":"alice"}"#, from: a) == Switchboard.Outcome())
+        #expect(board.close(a) == Switchboard.Outcome())
+    }
+
     @Test mutating func roomsDoNotMix() throws {
         let x = SocketID(value: 9)
         board.open(x, room: "/room/blue")

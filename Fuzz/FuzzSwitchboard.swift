@@ -1,0 +1,155 @@
+import MeshProtocol
+
+/// libFuzzer target `switchboard`: the room rules driven by a byte stream of socket steps.
+///
+/// Each step is one byte: its low 3 bits pick the operation (0 open, 1 close, 2 a binary
+/// frame, 3 raw text, 4 `new_user`, 5 a frame to relay, 6 `close_connection`, 7 a type the
+/// server refuses), the next 2 one of four socket slots, the top 3 a choice within the
+/// operation (room, id, type); a relayed frame reads one more byte for its id and target,
+/// and raw text a length and that many bytes. After every step the
+/// outcome is checked against a shadow of who is registered where, which the harness keeps
+/// from the events alone.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzSwitchboard(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    var input = FuzzBytes(UnsafeBufferPointer(start: data, count: size))
+    var run = SwitchboardRun()
+    while let step = input.next() { run.step(step, &input) }
+    return 0
+}
+
+struct SwitchboardRun {
+    static let rooms = ["/", "/room/b"]
+    /// Few ids, so that registrations collide and targets exist; "" is refused.
+    static let ids: [PeerID?] = ["alice", "bob", "carol", "", nil]
+    static let types: [MessageType] = [.sendOffer, .sendAnswer, .newCandidate, MessageType(rawValue: "chat")]
+    static let refusedTypes: [MessageType] = [.connectionList, .restConnectionList, .error, MessageType(rawValue: "")]
+
+    var board = Switchboard()
+    /// The socket each slot holds now or held last; a closed one may still send, as the hub
+    /// passes on frames its reader had before the close (a slow consumer's, for one).
+    var slots: [SocketID?] = [nil, nil, nil, nil]
+    var nextSocket: UInt64 = 1
+    /// The shadow: the room of every open socket, and the user each registered socket holds.
+    var roomOf: [SocketID: String] = [:]
+    var userOf: [SocketID: PeerID] = [:]
+
+    mutating func step(_ byte: UInt8, _ input: inout FuzzBytes) {
+        let slot = Int(byte >> 3) % slots.count
+        let choice = Int(byte >> 5)
+        if byte % 8 == 0 {
+            guard slots[slot].map({ roomOf[$0] == nil }) ?? true else { return }
+            // The hub never reuses an id.
+            let socket = SocketID(value: nextSocket)
+            nextSocket += 1
+            slots[slot] = socket
+            let room = Self.rooms[choice % Self.rooms.count]
+            board.open(socket, room: room)
+            roomOf[socket] = room
+            checkRooms()
+            return
+        }
+        guard let socket = slots[slot] else { return }
+        let wasOpen = roomOf[socket] != nil
+        switch byte % 8 {
+        case 1:
+            let outcome = board.close(socket, reason: choice % 2 == 0 ? .socketClosed : .slowConsumer)
+            check(outcome, from: socket, text: nil)
+            expect(!wasOpen || userOf[socket] == nil, "\(socket) closed but its user stayed")
+            roomOf[socket] = nil
+            checkRooms()
+            return
+        case 2:
+            let outcome = board.receiveBinary(from: socket)
+            check(outcome, from: socket, text: nil)
+            return
+        case 3:
+            let count = Int(input.next() ?? 0)
+            send(String(decoding: input.take(count), as: UTF8.self), from: socket)
+        case 4:
+            send(Message(type: .newUser, id: Self.ids[choice % Self.ids.count], username: choice > 4 ? "U" : nil).jsonText(), from: socket)
+        case 5:
+            let argument = Int(input.next() ?? 0)
+            let message = Message(
+                type: Self.types[choice % Self.types.count], id: id(argument % 6, of: socket),
+                targetId: Self.ids[argument / 6 % Self.ids.count], sdp: .offer("v=0\r\n")
+            )
+            send(message.jsonText(), from: socket)
+        case 6:
+            send(Message(type: .closeConnection, id: id(choice % 6, of: socket)).jsonText(), from: socket)
+        default:
+            send(Message(type: Self.refusedTypes[choice % Self.refusedTypes.count], id: id(choice, of: socket)).jsonText(), from: socket)
+        }
+        // No frame opens or closes a socket, whatever it says.
+        expect((roomOf[socket] != nil) == wasOpen)
+    }
+
+    /// Mostly the socket's own id, so that frames get past the id check.
+    func id(_ choice: Int, of socket: SocketID) -> PeerID? {
+        choice < Self.ids.count ? Self.ids[choice] : userOf[socket]
+    }
+
+    mutating func send(_ text: String, from socket: SocketID) {
+        check(board.receive(text, from: socket), from: socket, text: text)
+    }
+
+    /// Checks one step's outcome against the shadow, and moves the shadow on by its events.
+    mutating func check(_ outcome: Switchboard.Outcome, from socket: SocketID, text: String?) {
+        for delivery in outcome.deliveries {
+            expect(roomOf[delivery.to] != nil, "a delivery to \(delivery.to), which is not open: \(outcome)")
+        }
+        expect(outcome.events.count <= 1, "one step, one event: \(outcome)")
+        guard let event = outcome.events.first else {
+            expect(outcome.deliveries.isEmpty, "deliveries without an event: \(outcome)")
+            return
+        }
+        switch event {
+        case .joined(let room, let id, _):
+            expect(roomOf[socket] == room && userOf[socket] == nil, "\(socket) joined \(room) as \(id) twice or elsewhere")
+            expect(!userOf.contains { roomOf[$0.key] == room && $0.value == id }, "\(id) joined \(room) twice")
+            userOf[socket] = id
+            expectBroadcast(outcome, in: room, type: .connectionList)
+        case .left(let room, let id, _):
+            expect(roomOf[socket] == room && userOf[socket] == id, "\(socket) left as \(id), which it was not")
+            userOf[socket] = nil
+            expectBroadcast(outcome, in: room, type: .restConnectionList)
+        case .refused(_, _, _, let error):
+            expect(outcome.deliveries.map(\.to) == [socket], "a refusal goes to its sender only: \(outcome)")
+            let frame = outcome.deliveries.first.flatMap { try? Message.decode($0.text) }
+            expect(frame?.type == .error && frame?.code == error.code.rawValue, "refusal frame: \(outcome)")
+        case .relayed(let room, let from, let to, _):
+            expect(roomOf[socket] == room && userOf[socket] == from, "\(socket) relayed as \(from), which it is not")
+            // With a target, whoever holds it (the sender too); without, the rest of the room.
+            let expected = userOf.filter { other, user in
+                roomOf[other] == room && (to.map { $0 == user } ?? (other != socket))
+            }
+            expect(to == nil || expected.count == 1, "a target in \(room) is one socket")
+            expect(outcome.deliveries.map(\.to).sorted { $0.value < $1.value } == expected.keys.sorted { $0.value < $1.value },
+                         "relay from \(from) to \(to ?? "*") reached the wrong sockets: \(outcome)")
+            expect(outcome.deliveries.allSatisfy { $0.text == text }, "relayed text changed: \(outcome)")
+        }
+        checkRooms()
+    }
+
+    /// A room list to every user in the room, saying who is in it.
+    func expectBroadcast(_ outcome: Switchboard.Outcome, in room: String, type: MessageType) {
+        let members = userOf.filter { roomOf[$0.key] == room }
+        expect(Set(outcome.deliveries.map(\.to)) == Set(members.keys) && outcome.deliveries.count == members.count,
+                     "\(type) must reach \(room) exactly: \(outcome)")
+        for delivery in outcome.deliveries {
+            let frame = try? Message.decode(delivery.text)
+            expect(frame?.type == type && frame?.list == board.list(of: room), "\(type) frame: \(delivery.text)")
+        }
+    }
+
+    /// Every registered user is in exactly one open socket's room, and each room's list is
+    /// exactly the users whose sockets are in it.
+    func checkRooms() {
+        expect(userOf.keys.allSatisfy { roomOf[$0] != nil }, "a user on a closed socket: \(userOf)")
+        for room in Self.rooms {
+            let users = userOf.filter { roomOf[$0.key] == room }.values.sorted()
+            let list = board.list(of: room)
+            expect(list.keys.sorted() == users, "room \(room) lists \(list.keys.sorted()), its sockets hold \(users)")
+            expect(list.allSatisfy { $0.key == $0.value.id }, "list entries keyed by another id: \(list)")
+        }
+    }
+}
