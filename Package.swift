@@ -80,6 +80,7 @@ let package = Package(
             name: "MeshServerTests",
             dependencies: [
                 "MeshServer",
+                "MeshLogging",
                 "MeshTestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOPosix", package: "swift-nio"),
