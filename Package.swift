@@ -23,6 +23,7 @@ let package = Package(
             providers: [.apt(["libgstreamer1.0-dev", "libgstreamer-plugins-base1.0-dev", "libgstreamer-plugins-bad1.0-dev"])]
         ),
         .target(name: "GStreamer", dependencies: ["CGStreamer"]),
+        .systemLibrary(name: "CMalloc"),
         .target(name: "MeshProtocol"),
         .target(
             name: "MeshLogging",
@@ -33,10 +34,13 @@ let package = Package(
             dependencies: [
                 "MeshProtocol",
                 "MeshLogging",
+                .target(name: "CMalloc", condition: .when(platforms: [.linux])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -82,6 +86,7 @@ let package = Package(
             name: "MeshServerTests",
             dependencies: [
                 "MeshServer",
+                "MeshLogging",
                 "MeshTestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -40,21 +40,50 @@ public struct TextLogHandler: LineLogHandler {
     public init(label: String) { self.label = label }
 
     func format(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata, time: Date) -> String {
-        var line = "\(time.formatted(timestampFormat)) \(level) \(message)"
+        var line = "\(time.formatted(timestampFormat)) \(level) \(LogText.escaped(message.description))"
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=\(Self.quoteIfNeeded("\(value)"))"
+            line += " \(LogText.escaped(key))=\(Self.quoteIfNeeded("\(value)"))"
         }
         return line
     }
 
     static func quoteIfNeeded(_ value: String) -> String {
-        if !value.isEmpty, !value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }) {
+        if !value.isEmpty, !value.unicodeScalars.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || LogText.isUnsafe($0) }) {
             return value
         }
-        let escaped = value.replacingOccurrences(of: "\\", with: "\\\\")
-            .replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-        return "\"\(escaped)\""
+        return "\"\(LogText.escaped(value, quotes: true))\""
+    }
+}
+
+/// What a log line may not carry raw: values come from clients, and a control
+/// character in a terminal or a log viewer moves the cursor, forges a line, or
+/// hides text (ESC sequences, CR, NUL, bidi overrides).
+enum LogText {
+    static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: true
+        default: scalar.properties.isBidiControl
+        }
+    }
+
+    /// `\n`, `\r`, `\t` and `\u{1B}` for the unsafe characters; with `quotes`, also `\"` and `\\`.
+    static func escaped(_ text: String, quotes: Bool = false) -> String {
+        guard text.unicodeScalars.contains(where: { isUnsafe($0) || (quotes && ($0 == "\"" || $0 == "\\")) }) else { return text }
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result.append(contentsOf: #"\n"#.unicodeScalars)
+            case "\r": result.append(contentsOf: #"\r"#.unicodeScalars)
+            case "\t": result.append(contentsOf: #"\t"#.unicodeScalars)
+            case "\"" where quotes, "\\" where quotes:
+                result.append("\\")
+                result.append(scalar)
+            case _ where isUnsafe(scalar):
+                result.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+            default: result.append(scalar)
+            }
+        }
+        return String(result)
     }
 }
 
@@ -76,7 +105,20 @@ public struct JSONLogHandler: LineLogHandler {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
             return #"{"level":"error","msg":"log line could not be encoded"}"#
         }
-        return String(decoding: data, as: UTF8.self)
+        return Self.escapingRest(String(decoding: data, as: UTF8.self))
+    }
+
+    /// JSON escapes C0 controls but leaves DEL, C1 controls, line separators and bidi
+    /// overrides raw; they can only be inside strings, where `\uXXXX` means the same.
+    static func escapingRest(_ json: String) -> String {
+        guard json.unicodeScalars.contains(where: LogText.isUnsafe) else { return json }
+        var result = String.UnicodeScalarView()
+        for scalar in json.unicodeScalars {
+            guard LogText.isUnsafe(scalar) else { result.append(scalar); continue }
+            let hex = String(scalar.value, radix: 16)
+            result.append(contentsOf: ("\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex).unicodeScalars)
+        }
+        return String(result)
     }
 
     static func json(_ value: Logger.Metadata.Value) -> Any {

@@ -28,6 +28,20 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
         case unauthorized = "unauthorized"
         /// The recipient is not reading its messages; it was dropped.
         case slowConsumer = "slow_consumer"
+        /// `new_user` with an id longer than the server takes.
+        case idTooLong = "id_too_long"
+        /// `new_user` with a username longer than the server takes.
+        case usernameTooLong = "username_too_long"
+        /// `new_user` with an id holding control characters.
+        case invalidID = "invalid_id"
+        /// `new_user` with a username holding control characters.
+        case invalidUsername = "invalid_username"
+        /// `new_user` into a room that has as many users as the server allows.
+        case roomFull = "room_full"
+        /// The socket sent frames faster than the server allows; the frame was not relayed.
+        case rateLimited = "rate_limited"
+        /// The socket did not send a valid `new_user` in time; it is being closed.
+        case registerTimeout = "register_timeout"
     }
 
     public var code: Code

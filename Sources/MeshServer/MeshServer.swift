@@ -26,7 +26,14 @@ public struct MeshServer: Sendable {
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "meshgate.server")) {
         self.configuration = configuration
         self.logger = logger
-        self.hub = SignalingHub(outboxLimit: configuration.outboxLimit, logger: logger)
+        self.hub = SignalingHub(
+            rules: .init(maxIDBytes: configuration.maxIDBytes, maxNameBytes: configuration.maxNameBytes, maxRoomSize: configuration.maxRoomSize),
+            limits: .init(
+                maxOutboxBytes: configuration.maxOutboxBytes, rateLimit: configuration.rateLimit,
+                rateBurst: configuration.rateBurst, refusalLogInterval: configuration.refusalLogInterval
+            ),
+            logger: logger
+        )
     }
 
     /// The services that make up the server, to run in a `ServiceGroup`.
@@ -79,10 +86,24 @@ public struct MeshServer: Sendable {
         let wsConfiguration = WebSocketServerConfiguration(
             maxFrameSize: configuration.maxMessageBytes,
             autoPing: configuration.pingInterval > 0 ? .enabled(timePeriod: .seconds(configuration.pingInterval)) : .disabled,
-            closeTimeout: .seconds(5)
+            closeTimeout: .seconds(5),
+            // RFC 6455 8.1: a text frame that is not UTF-8 fails the connection (1007);
+            // decoding it lossily would relay a different message than was sent.
+            validateUTF8: true
         )
-        let upgrade = HTTPServerBuilder.http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, _, _ in
-            self.shouldUpgrade(request)
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.handshakeTimeout * 1e9))
+        let origins = OriginList(configuration.allowedOrigins)
+        let upgrade = HTTPServerBuilder { responder in
+            GuardedUpgradeChannel(
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder,
+                    configuration: .init(http1: .init(idleTimeout: timeout), ws: wsConfiguration),
+                    shouldUpgrade: { request, channel, _ in self.shouldUpgrade(request, channel: channel) }
+                ),
+                handshakeTimeout: timeout,
+                origins: origins,
+                logger: logger
+            )
         }
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
@@ -103,7 +124,7 @@ public struct MeshServer: Sendable {
         )
     }
 
-    private func shouldUpgrade(_ request: HTTPRequest) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+    private func shouldUpgrade(_ request: HTTPRequest, channel: any Channel) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
         let target = request.path ?? "/"
         let (path, query) = Self.split(target)
         guard let room = RoomPath.room(forPath: path) else { return .dontUpgrade }
@@ -117,34 +138,89 @@ public struct MeshServer: Sendable {
                 try await outbound.close(.policyViolation, reason: "unauthorized")
                 return
             }
-            try await serve(room: room, inbound: inbound, outbound: outbound)
+            try await serve(room: room, inbound: inbound, outbound: outbound, channel: channel)
         }
     }
 
+    /// How one socket's tasks ended.
+    private enum Ending: Sendable {
+        /// The client closed, or the connection died.
+        case inputEnded
+        /// The hub had the socket closed (shutdown, flood, no registration).
+        case closedByHub
+        /// The hub dropped the socket for not reading.
+        case dropped
+        /// The registration deadline passed; the socket goes on if it registered.
+        case deadlinePassed
+    }
+
     /// One socket's life: reads frames into the hub while its own task writes the outbox.
-    private func serve(room: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
-        let (socket, outbox) = hub.open(room: room)
+    private func serve(room: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
+        let opened = hub.open(room: room)
+        let (socket, hub) = (opened.socket, hub)
         defer { hub.close(socket) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let registerTimeout = configuration.registerTimeout
+        let ending = try await withThrowingTaskGroup(of: Ending.self) { group in
             group.addTask {
-                for await outgoing in outbox {
+                for await outgoing in opened.outbox {
                     switch outgoing {
                     case .text(let text):
                         try await outbound.writeTextMessage(text)
+                        hub.written(text.utf8.count, to: socket)
                     case .close(let code, let reason):
-                        try await outbound.close(.init(codeNumber: Int(code)), reason: reason)
-                        return
+                        try await Self.close(outbound, code: code, reason: reason, channel: channel)
+                        return .closedByHub
                     }
                 }
-                // The hub finished the outbox without a close: this client fell too far behind.
-                try await outbound.close(.policyViolation, reason: "slow consumer: not reading")
+                // Only the hub ends an outbox without a close, when it drops the client.
+                return .dropped
             }
-            for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
-                switch message {
-                case .text(let text): hub.receive(text, from: socket)
-                case .binary: hub.receiveBinary(from: socket)
+            group.addTask {
+                for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
+                    switch message {
+                    case .text(let text): hub.receive(text, from: socket)
+                    case .binary: hub.receiveBinary(from: socket)
+                    }
+                }
+                return .inputEnded
+            }
+            group.addTask {
+                // Ends only when the hub gives up on this client; a write blocked on its
+                // full socket must not keep the frames waiting behind it in memory.
+                for await _ in opened.dropped {}
+                return Task.isCancelled ? .inputEnded : .dropped
+            }
+            if registerTimeout > 0 {
+                group.addTask {
+                    try await Task.sleep(for: .seconds(registerTimeout))
+                    hub.expireIfUnregistered(socket, after: registerTimeout)
+                    return .deadlinePassed
                 }
             }
+            var ending = Ending.deadlinePassed
+            while ending == .deadlinePassed, let next = try await group.next() { ending = next }
+            group.cancelAll()
+            return ending
+        }
+        if ending == .dropped {
+            // No close frame: it would wait behind everything the client did not read.
+            try? await channel.close()
+        }
+    }
+
+    /// Sends a close frame, or cuts the connection if the client does not take it within
+    /// a few seconds: a client that does not read would otherwise hold the socket for good.
+    private static func close(_ outbound: WebSocketOutboundWriter, code: UInt16, reason: String, channel: any Channel) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await outbound.close(.init(codeNumber: Int(code)), reason: reason)
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(5))
+                return false
+            }
+            if try await group.next() == false { try? await channel.close() }
             group.cancelAll()
         }
     }
@@ -191,7 +267,10 @@ public struct MeshServer: Sendable {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
-            return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            // NIOSSL would accept TLS 1.0 and 1.1, which RFC 8996 deprecates; every browser has 1.2.
+            tls.minimumTLSVersion = .tlsv12
+            return tls
         } catch {
             throw ServerError("cannot load TLS certificate '\(files.certificate)' or key '\(files.privateKey)': \(error); give PEM files readable by this user")
         }

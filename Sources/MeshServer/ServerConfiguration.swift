@@ -15,8 +15,30 @@ public struct ServerConfiguration: Sendable {
     /// Seconds between pings; a socket that misses a ping's pong by the next one is dropped.
     /// Zero turns pinging off.
     public var pingInterval: Double = 20
-    /// Frames a slow client may have waiting before it is dropped as not reading.
-    public var outboxLimit: Int = 4096
+    /// Bytes a client may have waiting to be written to it before it is dropped as not reading.
+    /// A frame always goes out to an empty outbox, however large.
+    public var maxOutboxBytes: Int = 1 << 20
+    /// Longest user id, in UTF-8 bytes, a `new_user` may register.
+    public var maxIDBytes: Int = 128
+    /// Longest username, in UTF-8 bytes, a `new_user` may register.
+    public var maxNameBytes: Int = 256
+    /// Users one room holds; a `new_user` into a full room is refused.
+    public var maxRoomSize: Int = 64
+    /// Frames a second one socket may send on average; zero turns the limit off.
+    public var rateLimit: Double = 50
+    /// Frames one socket may send at once above `rateLimit`. More than this many refused
+    /// within ``refusalLogInterval`` close the socket with 1008.
+    public var rateBurst: Int = 200
+    /// Seconds a connection has to finish its TLS handshake and its first HTTP request
+    /// (a WebSocket upgrade included), and an HTTP connection may stay idle between requests.
+    public var handshakeTimeout: Double = 10
+    /// Seconds a WebSocket has to register with a valid `new_user` before it is closed.
+    public var registerTimeout: Double = 30
+    /// Origins (`https://call.example`) whose pages may open a WebSocket; empty allows any.
+    /// An upgrade without an Origin header (not a browser) is always allowed.
+    public var allowedOrigins: [String] = []
+    /// How often the log sums up a socket's refused frames, instead of a line per frame.
+    public var refusalLogInterval: Duration = .seconds(10)
 
     public struct TLSFiles: Sendable {
         public var certificate: String
@@ -29,4 +51,9 @@ public struct ServerConfiguration: Sendable {
     }
 
     public init() {}
+
+    /// Whether `text` can go in ``allowedOrigins``: `scheme://host[:port]`, or `null`.
+    public static func isOrigin(_ text: String) -> Bool {
+        OriginList.normalized(text) != nil
+    }
 }

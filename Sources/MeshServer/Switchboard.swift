@@ -10,6 +10,13 @@ struct SocketID: Hashable, Sendable, CustomStringConvertible {
 /// socket did and returns who gets which text, and what to log. No I/O, so
 /// every rule is testable without a network.
 struct Switchboard {
+    /// What one user may claim; the hub's per-socket limits live in ``SignalingHub``.
+    struct Limits: Equatable {
+        var maxIDBytes = 128
+        var maxNameBytes = 256
+        var maxRoomSize = 64
+    }
+
     /// One text frame for one socket.
     struct Delivery: Equatable {
         var to: SocketID
@@ -24,13 +31,15 @@ struct Switchboard {
         case socketClosed = "socket_closed"
         /// It stopped reading and was dropped.
         case slowConsumer = "slow_consumer"
+        /// It went on sending faster than the rate limit and was closed.
+        case rateLimited = "rate_limited"
     }
 
     /// Something worth a log line.
     enum Event: Equatable {
         case joined(room: String, id: PeerID, username: String?)
         case left(room: String, id: PeerID, reason: LeaveReason)
-        case refused(room: String, id: PeerID?, type: String?, error: ProtocolError)
+        case refused(socket: SocketID, room: String, id: PeerID?, type: String?, error: ProtocolError)
         case relayed(room: String, from: PeerID, to: PeerID?, type: String)
     }
 
@@ -50,8 +59,20 @@ struct Switchboard {
         var username: String?
     }
 
+    let limits: Limits
     private var sockets: [SocketID: Socket] = [:]
     private var rooms: [String: [PeerID: Member]] = [:]
+
+    init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// The room and registered id of a socket, for log lines about it.
+    func whereabouts(of socket: SocketID) -> (room: String, id: PeerID?)? {
+        sockets[socket].map { ($0.room, $0.user) }
+    }
+
+    func isRegistered(_ socket: SocketID) -> Bool { sockets[socket]?.user != nil }
 
     /// Users in a room, as the `list` field carries them.
     func list(of room: String) -> UserList {
@@ -92,11 +113,11 @@ struct Switchboard {
             return refuse(socket, type: nil, ProtocolError(.missingType, "frame has no 'type'"))
         }
         if type.isServerOnly {
-            return refuse(socket, type: type.rawValue, ProtocolError(.reservedType, "'\(type)' is sent by the server only"))
+            return refuse(socket, type: type.rawValue, ProtocolError(.reservedType, "'\(Self.brief(type.rawValue))' is sent by the server only"))
         }
         guard let user = state.user else {
             guard type == .newUser else {
-                return refuse(socket, type: type.rawValue, ProtocolError(.notRegistered, "send 'new_user' before '\(type)'"))
+                return refuse(socket, type: type.rawValue, ProtocolError(.notRegistered, "send 'new_user' before '\(Self.brief(type.rawValue))'"))
             }
             return register(socket, in: state.room, message: message)
         }
@@ -104,7 +125,7 @@ struct Switchboard {
             return refuse(socket, type: type.rawValue, ProtocolError(.alreadyRegistered, "this socket is already registered as '\(user)'"))
         }
         if let claimed = message.id, claimed != user {
-            return refuse(socket, type: type.rawValue, ProtocolError(.idMismatch, "'id' is '\(claimed)' but this socket is registered as '\(user)'"))
+            return refuse(socket, type: type.rawValue, ProtocolError(.idMismatch, "'id' is '\(Self.brief(claimed))' but this socket is registered as '\(user)'"))
         }
         if type == .closeConnection {
             var outcome = Outcome()
@@ -114,16 +135,16 @@ struct Switchboard {
         let members = rooms[state.room] ?? [:]
         if let target = message.targetId {
             guard let recipient = members[target] else {
-                return refuse(socket, type: type.rawValue, ProtocolError(.unknownTarget, "no user '\(target)' in this room"))
+                return refuse(socket, type: type.rawValue, ProtocolError(.unknownTarget, "no user '\(Self.brief(target))' in this room"))
             }
             return Outcome(
                 deliveries: [Delivery(to: recipient.socket, text: text)],
-                events: [.relayed(room: state.room, from: user, to: target, type: type.rawValue)]
+                events: [.relayed(room: state.room, from: user, to: target, type: Self.brief(type.rawValue))]
             )
         }
         return Outcome(
             deliveries: members.filter { $0.key != user }.map { Delivery(to: $0.value.socket, text: text) },
-            events: [.relayed(room: state.room, from: user, to: nil, type: type.rawValue)]
+            events: [.relayed(room: state.room, from: user, to: nil, type: Self.brief(type.rawValue))]
         )
     }
 
@@ -131,8 +152,14 @@ struct Switchboard {
         guard let id = message.id, !id.isEmpty else {
             return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.missingID, "'new_user' needs a non-empty string 'id'"))
         }
+        if let error = Self.check(id: id, username: message.username, limits: limits) {
+            return refuse(socket, type: MessageType.newUser.rawValue, error)
+        }
         if rooms[room]?[id] != nil {
             return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.duplicateID, "id '\(id)' is already connected in this room; pick another"))
+        }
+        if let members = rooms[room], members.count >= limits.maxRoomSize {
+            return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.roomFull, "this room is full (\(members.count) users); try again later or use another room"))
         }
         rooms[room, default: [:]][id] = Member(socket: socket, username: message.username)
         sockets[socket]?.user = id
@@ -157,11 +184,45 @@ struct Switchboard {
         return Outcome(deliveries: (rooms[room] ?? [:]).values.map { Delivery(to: $0.socket, text: text) })
     }
 
-    private func refuse(_ socket: SocketID, type: String?, _ error: ProtocolError) -> Outcome {
+    /// The error frame for a refused frame, and its log event.
+    func refuse(_ socket: SocketID, type: String?, _ error: ProtocolError) -> Outcome {
         let state = sockets[socket]
         return Outcome(
             deliveries: [Delivery(to: socket, text: Message(error: error).jsonText())],
-            events: [.refused(room: state?.room ?? "?", id: state?.user, type: type, error: error)]
+            events: [.refused(socket: socket, room: state?.room ?? "?", id: state?.user, type: type.map { Self.brief($0) }, error: error)]
         )
+    }
+
+    /// Why an id or username cannot be registered, if it cannot.
+    ///
+    /// Every member's id and name go to everyone in the room with each join, so their
+    /// size bounds what one join costs; control characters have no place in a name and
+    /// could rewrite a terminal that shows them.
+    static func check(id: PeerID, username: String?, limits: Limits) -> ProtocolError? {
+        if id.utf8.count > limits.maxIDBytes {
+            return ProtocolError(.idTooLong, "'id' is \(id.utf8.count) bytes; this server takes at most \(limits.maxIDBytes)")
+        }
+        if hasControlCharacters(id) {
+            return ProtocolError(.invalidID, "'id' holds control characters")
+        }
+        guard let username else { return nil }
+        if username.utf8.count > limits.maxNameBytes {
+            return ProtocolError(.usernameTooLong, "'username' is \(username.utf8.count) bytes; this server takes at most \(limits.maxNameBytes)")
+        }
+        if hasControlCharacters(username) {
+            return ProtocolError(.invalidUsername, "'username' holds control characters")
+        }
+        return nil
+    }
+
+    /// C0 controls, DEL and C1 controls (Unicode's category Cc).
+    static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    /// Client text echoed in an error message or a log line, cut short: a refusal must
+    /// not cost more than the frame it refuses.
+    static func brief(_ text: String, limit: Int = 64) -> String {
+        text.utf8.count <= limit ? text : String(text.prefix(limit)) + "…"
     }
 }

@@ -31,12 +31,52 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds between pings; a socket that misses a pong is dropped (0: off).", valueName: "SECONDS"))
     var pingInterval: Double = 20
 
+    @Option(help: ArgumentHelp("Longest user id a client may register, in UTF-8 bytes.", valueName: "N"))
+    var maxIdBytes = 128
+
+    @Option(help: ArgumentHelp("Longest username a client may register, in UTF-8 bytes.", valueName: "N"))
+    var maxNameBytes = 256
+
+    @Option(help: ArgumentHelp("Users one room holds; more are refused with room_full.", valueName: "N"))
+    var maxRoomSize = 64
+
+    @Option(help: ArgumentHelp("Bytes waiting to be sent to one client before it is dropped as not reading.", valueName: "N"))
+    var maxOutboxBytes = 1 << 20
+
+    @Option(help: ArgumentHelp("Messages a second one socket may send on average (0: no limit).", valueName: "MSGS_PER_S"))
+    var rateLimit: Double = 50
+
+    @Option(help: ArgumentHelp("Messages one socket may send at once above --rate-limit; twice that closes it.", valueName: "N"))
+    var rateBurst = 200
+
+    @Option(help: ArgumentHelp("Seconds a connection has for its TLS handshake and HTTP request or WebSocket upgrade.", valueName: "SECONDS"))
+    var handshakeTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("Seconds a WebSocket has to send a valid new_user (0: no limit).", valueName: "SECONDS"))
+    var registerTimeout: Double = 30
+
+    @Option(help: ArgumentHelp("Accept WebSocket upgrades from pages of this origin only (repeatable; default: any).", valueName: "ORIGIN"))
+    var allowedOrigin: [String] = []
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
         guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024 (an SDP offer is several KiB)") }
         guard pingInterval >= 0 else { throw ValidationError("--ping-interval must be 0 (off) or a positive number of seconds") }
+        guard maxIdBytes >= 1 else { throw ValidationError("--max-id-bytes must be at least 1") }
+        guard maxNameBytes >= 0 else { throw ValidationError("--max-name-bytes must be 0 or more") }
+        guard maxRoomSize >= 1 else { throw ValidationError("--max-room-size must be at least 1") }
+        guard maxOutboxBytes >= maxMessageBytes else {
+            throw ValidationError("--max-outbox-bytes must be at least --max-message-bytes (\(maxMessageBytes)), or one relayed message drops its reader")
+        }
+        guard rateLimit >= 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be 0 (off) or a positive number of messages a second") }
+        guard rateBurst >= 1 else { throw ValidationError("--rate-burst must be at least 1") }
+        guard handshakeTimeout > 0, handshakeTimeout.isFinite else { throw ValidationError("--handshake-timeout must be a positive number of seconds") }
+        guard registerTimeout >= 0, registerTimeout.isFinite else { throw ValidationError("--register-timeout must be 0 (off) or a positive number of seconds") }
+        for origin in allowedOrigin where !ServerConfiguration.isOrigin(origin) {
+            throw ValidationError("--allowed-origin '\(origin)' is not an origin: give scheme and host, e.g. https://call.example or http://localhost:8000")
+        }
         if token?.isEmpty == true { throw ValidationError("--token must not be empty") }
         switch (tlsCert, tlsKey) {
         case (nil, nil): break
@@ -56,6 +96,15 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.token = token
         configuration.maxMessageBytes = maxMessageBytes
         configuration.pingInterval = pingInterval
+        configuration.maxIDBytes = maxIdBytes
+        configuration.maxNameBytes = maxNameBytes
+        configuration.maxRoomSize = maxRoomSize
+        configuration.maxOutboxBytes = maxOutboxBytes
+        configuration.rateLimit = rateLimit
+        configuration.rateBurst = rateBurst
+        configuration.handshakeTimeout = handshakeTimeout
+        configuration.registerTimeout = registerTimeout
+        configuration.allowedOrigins = allowedOrigin
         if let tlsCert, let tlsKey { configuration.tls = .init(certificate: tlsCert, privateKey: tlsKey) }
 
         let logger = Logger(label: "meshgate.server")

@@ -26,20 +26,10 @@ import MeshTestSupport
     }
 
     @Test func wssWorksWithACertificateMadeForTheTest() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshgate-tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let cert = directory.appendingPathComponent("cert.pem").path, key = directory.appendingPathComponent("key.pem").path
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0)
-
-        let server = try await TestServer.start { $0.tls = .init(certificate: cert, privateKey: key) }
+        let files = try Certificate.make()
+        defer { files.remove() }
+        let cert = files.certificate
+        let server = try await TestServer.start { $0.tls = .init(certificate: cert, privateKey: files.key) }
         #expect(server.url.hasPrefix("wss://"))
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(cert)

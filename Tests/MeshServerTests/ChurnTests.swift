@@ -6,8 +6,9 @@ import MeshTestSupport
 /// Many clients joining and leaving at once: every view ends up the same.
 @Suite struct ChurnTests {
     @Test func hundredClientsJoinAndLeaveConcurrentlyAndAllViewsAgree() async throws {
-        let server = try await TestServer.start()
         let count = 100
+        // One room of a hundred, above the default room size: the rule under test is churn.
+        let server = try await TestServer.start { $0.maxRoomSize = count }
         let clients = try await withThrowingTaskGroup(of: (Int, TestClient).self) { group in
             for index in 0..<count {
                 group.addTask { (index, try await TestClient.join(server.url, id: "u\(index)")) }

@@ -131,3 +131,49 @@ import MeshTestSupport
         #expect(RoomPath.room(forPath: path) == nil)
     }
 }
+
+/// The limits on what one user may claim.
+@Suite struct SwitchboardLimitTests {
+    var board = Switchboard(limits: .init(maxIDBytes: 4, maxNameBytes: 6, maxRoomSize: 2))
+    let a = SocketID(value: 1), b = SocketID(value: 2), c = SocketID(value: 3)
+
+    init() {
+        for socket in [a, b, c] { board.open(socket, room: "/") }
+    }
+
+    /// The error code a `new_user` gets, or nil when it registers.
+    mutating func refusal(_ socket: SocketID, id: String, username: String? = nil) throws -> String? {
+        let outcome = board.receive(Message(type: .newUser, id: id, username: username).jsonText(), from: socket)
+        let reply = try Message.decode(try #require(outcome.deliveries.first).text)
+        return reply.type == .error ? reply.code : nil
+    }
+
+    @Test(arguments: [
+        ("abcd", nil, nil), ("abcde", nil, "id_too_long"), ("ééé", nil, "id_too_long"),
+        ("ab", "123456", nil), ("ab", "1234567", "username_too_long"), ("ab", "ééé", nil), ("ab", "éééé", "username_too_long"),
+        ("a\u{0}", nil, "invalid_id"), ("a\u{1B}", nil, "invalid_id"), ("a\u{7F}", nil, "invalid_id"), ("a\u{85}", nil, "invalid_id"),
+        ("ab", "x\ny", "invalid_username"), ("ab", "x\u{9B}", "invalid_username"), ("ab", "ë🎥", nil),
+    ] as [(String, String?, String?)])
+    mutating func idsAndNamesAreCheckedInBytesAndForControlCharacters(id: String, username: String?, code: String?) throws {
+        #expect(try refusal(a, id: id, username: username) == code)
+        #expect(board.list(of: "/").isEmpty == (code != nil))
+    }
+
+    @Test mutating func aFullRoomRefusesAndTakesAgainOnceSomeoneLeaves() throws {
+        #expect(try refusal(a, id: "a") == nil)
+        #expect(try refusal(b, id: "b") == nil)
+        #expect(try refusal(c, id: "c") == "room_full")
+        #expect(board.list(of: "/").keys.sorted() == ["a", "b"])
+        _ = board.close(a)
+        #expect(try refusal(c, id: "c") == nil)
+    }
+
+    @Test mutating func refusalsEchoNoMoreThanAShortPieceOfWhatTheClientSent() throws {
+        #expect(try refusal(a, id: "a") == nil)
+        let target = String(repeating: "t", count: 60000)
+        let outcome = board.receive(Message(type: .sendOffer, id: "a", targetId: target).jsonText(), from: a)
+        let error = try Message.decode(try #require(outcome.deliveries.first).text)
+        #expect(error.code == "unknown_target")
+        #expect((error.message?.utf8.count ?? 0) < 200)
+    }
+}

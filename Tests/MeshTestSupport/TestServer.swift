@@ -19,14 +19,20 @@ public final class TestServer: Sendable {
         self.task = task
     }
 
-    /// Starts a server on `port` (0: any free port), configured by `configure`.
-    public static func start(port: Int = 0, _ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    /// Starts a server on `port` (0: any free port), configured by `configure`, logging to
+    /// `logger` (warnings and worse on the test's output if not given).
+    public static func start(
+        port: Int = 0, logger: Logger? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = port
         configure(&configuration)
-        var logger = Logger(label: "test.server")
-        logger.logLevel = .warning
+        let logger = logger ?? {
+            var logger = Logger(label: "test.server")
+            logger.logLevel = .warning
+            return logger
+        }()
         let server = MeshServer(configuration: configuration, logger: logger)
         let bound = Mutex<Int?>(nil)
         let group = ServiceGroup(configuration: .init(

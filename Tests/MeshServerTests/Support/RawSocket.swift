@@ -6,14 +6,18 @@ import MeshTestSupport
 
 /// A bare TCP socket on loopback, for what a WebSocket library will not do:
 /// plain HTTP requests, and a client that never answers pings.
-final class RawSocket {
+final class RawSocket: Sendable {
     private let fd: Int32
 
-    init(port: Int) throws {
+    /// - Parameter receiveBuffer: a small kernel buffer, for a client that must fall behind soon.
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Timeout(description: "socket() failed") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -60,16 +64,23 @@ final class RawSocket {
     }
 
     /// Does the WebSocket handshake; returns the response head.
-    func upgrade(path: String = "/") -> String {
+    func upgrade(path: String = "/", headers: [String] = []) -> String {
         write("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + headers.map { $0 + "\r\n" }.joined() + "\r\n")
         return readHead()
     }
 
     /// Sends one masked text frame, as a client must.
     func sendText(_ text: String) {
-        let payload = Array(text.utf8)
-        var frame: [UInt8] = [0x81]
+        write(Self.frame(text))
+    }
+
+    /// One masked frame; text (opcode 1) unless told otherwise.
+    static func frame(_ text: String) -> [UInt8] { frame(opcode: 1, Array(text.utf8)) }
+
+    static func frame(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = [0x80 | opcode]
         if payload.count < 126 {
             frame.append(0x80 | UInt8(payload.count))
         } else {
@@ -79,6 +90,74 @@ final class RawSocket {
         let mask: [UInt8] = [1, 2, 3, 4]
         frame += mask
         frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-        write(frame)
+        return frame
+    }
+
+    /// Writes on a thread of its own (see ``onThread(_:)``).
+    func writeDetached(_ bytes: [UInt8]) async {
+        await onThread { self.write(bytes) }
+    }
+
+    /// One frame from the server (unmasked), or nil when the socket closed or timed out.
+    func readFrame() -> (opcode: UInt8, payload: [UInt8])? {
+        guard let head = read(2) else { return nil }
+        var length = Int(head[1] & 0x7F)
+        if length == 126 {
+            guard let extended = read(2) else { return nil }
+            length = Int(extended[0]) << 8 | Int(extended[1])
+        } else if length == 127 {
+            guard let extended = read(8) else { return nil }
+            length = extended.reduce(0) { $0 << 8 | Int($1) }
+        }
+        guard let payload = read(length) else { return nil }
+        return (head[0] & 0x0F, payload)
+    }
+
+    /// Skips frames until the server's close frame; returns its status code.
+    func closeCode() -> Int? {
+        while let frame = readFrame() {
+            if frame.opcode == 8 { return frame.payload.count >= 2 ? Int(frame.payload[0]) << 8 | Int(frame.payload[1]) : 0 }
+        }
+        return nil
+    }
+
+    /// Skips text frames until one holds `text`; returns it.
+    func textFrame(containing text: String) -> String? {
+        while let frame = readFrame() {
+            let string = String(decoding: frame.payload, as: UTF8.self)
+            if frame.opcode == 1, string.contains(text) { return string }
+        }
+        return nil
+    }
+
+    /// Whether the server closes the connection within `seconds`, reading and dropping what it sends meanwhile.
+    func isClosedByServer(within seconds: Int) -> Bool {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return true }
+            if count < 0 { return errno == ECONNRESET }
+        }
+    }
+
+    private func read(_ count: Int) -> [UInt8]? {
+        var result = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let got = result.withUnsafeMutableBytes { recv(fd, $0.baseAddress.map { $0 + offset }, count - offset, 0) }
+            if got <= 0 { return nil }
+            offset += got
+        }
+        return result
+    }
+}
+
+/// Runs blocking socket calls on a thread of their own: a read or write that waits on
+/// the server must not hold one of the few threads the server's own tasks run on.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { done in
+        Thread { done.resume(returning: body()) }.start()
     }
 }

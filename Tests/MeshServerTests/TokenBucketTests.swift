@@ -1,0 +1,30 @@
+import Testing
+@testable import MeshServer
+
+@Suite struct TokenBucketTests {
+    let start = ContinuousClock.now
+
+    /// How many of `frames` frames sent at `instant` the bucket lets through.
+    static func taken(_ frames: Int, at instant: ContinuousClock.Instant, from bucket: inout TokenBucket) -> Int {
+        (0..<frames).filter { _ in bucket.take(at: instant) }.count
+    }
+
+    @Test func aBurstGoesThroughAtOnceThenTheRateRefills() {
+        var bucket = TokenBucket(rate: 10, burst: 5, now: start)
+        #expect(Self.taken(6, at: start, from: &bucket) == 5)
+        // a tenth of a second buys one frame at 10 a second
+        #expect(Self.taken(1, at: start + .milliseconds(50), from: &bucket) == 0)
+        #expect(Self.taken(2, at: start + .milliseconds(150), from: &bucket) == 1)
+        #expect(Self.taken(10, at: start + .milliseconds(1150), from: &bucket) == 5)
+    }
+
+    @Test func refillingStopsAtTheBurst() {
+        var bucket = TokenBucket(rate: 10, burst: 3, now: start)
+        #expect(Self.taken(10, at: start + .seconds(60), from: &bucket) == 3)
+    }
+
+    @Test func aRateOfZeroIsNoLimit() {
+        var bucket = TokenBucket(rate: 0, burst: 1, now: start)
+        #expect(Self.taken(10000, at: start, from: &bucket) == 10000)
+    }
+}
