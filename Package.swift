@@ -22,7 +22,7 @@ let package = Package(
             pkgConfig: "gstreamer-1.0 gstreamer-webrtc-1.0 gstreamer-sdp-1.0 gstreamer-video-1.0",
             providers: [.apt(["libgstreamer1.0-dev", "libgstreamer-plugins-base1.0-dev", "libgstreamer-plugins-bad1.0-dev"])]
         ),
-        .target(name: "GStreamer", dependencies: ["CGStreamer"]),
+        .target(name: "GStreamer", dependencies: ["CGStreamer", "CMalloc"]),
         .systemLibrary(name: "CMalloc"),
         .target(name: "MeshProtocol"),
         .target(

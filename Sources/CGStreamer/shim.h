@@ -5,7 +5,6 @@
 #define MESHGATE_CGSTREAMER_SHIM_H
 
 #define GST_USE_UNSTABLE_API
-#include <malloc.h>
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
@@ -321,7 +320,5 @@ static inline guint64 mg_buffer_sender_unix_time(GstBuffer *buffer) {
 }
 static inline gboolean mg_send_eos(GstPad *pad) { return gst_pad_send_event(pad, gst_event_new_eos()); }
 
-/// glibc's malloc_trim(0): freed memory of every thread's arena back to the system.
-static inline void mg_malloc_trim(void) { (void)malloc_trim(0); }
 
 #endif

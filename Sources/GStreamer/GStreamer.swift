@@ -1,4 +1,5 @@
 import CGStreamer
+import CMalloc
 import Glibc
 
 /// Process-wide GStreamer set-up and queries.
@@ -36,7 +37,7 @@ public enum GStreamer {
     /// thread's arena for reuse, and every webrtcbin brings threads of its own: after a crowd
     /// of peers left, a gateway would otherwise keep their memory for good.
     public static func returnFreedMemory() {
-        mg_malloc_trim()
+        _ = malloc_trim(0)
     }
 
     public static func hasElement(_ factory: String) -> Bool {

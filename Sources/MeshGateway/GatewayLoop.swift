@@ -29,6 +29,9 @@ final class GatewayLoop {
     private var waitingFiles: [(pad: Pad, probe: UInt)] = []
     private var failure: GatewayError?
     private var refusals = RefusalLog()
+    private var serverRefusals = RefusalLog()
+    /// How often each peer may make us answer: every answer costs a new webrtcbin.
+    private var offerAllowances: [PeerID: TokenBucket] = [:]
     /// When to give freed memory back to the system, after peers left.
     private var memoryReturnDue: ContinuousClock.Instant?
 
@@ -302,6 +305,7 @@ final class GatewayLoop {
             do throws(RemoteInput.Refusal) {
                 let summary = try RemoteInput.check(description: sdp, expected: "offer")
                 guard peers[id] != nil || hasRoomForAnotherPeer(id) else { return }
+                try takeOfferAllowance(of: id)
                 await answer(offer: sdp.sdp, summary: summary, from: id)
             } catch {
                 refuse(id, "offer", error)
@@ -331,18 +335,38 @@ final class GatewayLoop {
                 refuse(id, "new_candidate", error)
             }
         case .error?:
-            logger.warning("server refused a message", metadata: ["code": "\(message.code ?? "")", "message": "\(message.message ?? "")"])
-            if message.code == ProtocolError.Code.unauthorized.rawValue {
-                // Trying again cannot help: the token is wrong until the user changes it.
-                failure = GatewayError("the server refused our token: \(message.message ?? "unauthorized"); check ?token= in --server")
+            handleRefusal(code: message.code.flatMap(ProtocolError.Code.init(rawValue:)), message.message ?? "")
+        default:
+            break
+        }
+    }
+
+    /// The server refused something we sent: logged (one line per interval, a rate-limited
+    /// gateway gets one refusal per frame); what retrying cannot fix ends the gateway.
+    private func handleRefusal(code: ProtocolError.Code?, _ text: String) {
+        if case .log(let unlogged) = serverRefusals.note("") {
+            var metadata: Logger.Metadata = ["code": "\(code?.rawValue ?? "")", "message": "\(text)"]
+            if unlogged > 0 { metadata["unlogged_before"] = "\(unlogged)" }
+            logger.warning("server refused a message", metadata: metadata)
+        }
+        switch code {
+        case .unauthorized?:
+            failure = GatewayError("the server refused our token: \(text); check ?token= in --server")
+        case .idTooLong?, .invalidID?, .usernameTooLong?, .invalidUsername?, .missingID?:
+            failure = GatewayError("the server refused our id or name: \(text); choose another with --id or --name")
+        case .duplicateID? where !registered:
+            if everRegistered {
+                // Our old socket may still be registered: the server drops it at its next ping.
+                gateway.post(.signalling(.connected), after: .seconds(2))
+            } else {
+                failure = GatewayError("id '\(configuration.id)' is already in this call: choose another with --id")
             }
-            if message.code == ProtocolError.Code.duplicateID.rawValue, !registered {
-                if everRegistered {
-                    // Our old socket may still be registered: the server drops it at its next ping.
-                    gateway.post(.signalling(.connected), after: .seconds(2))
-                } else {
-                    failure = GatewayError("id '\(configuration.id)' is already in this call: choose another with --id")
-                }
+        case .roomFull? where !registered:
+            if everRegistered {
+                // Someone took our place while we were away; a place may come free.
+                gateway.post(.signalling(.connected), after: .seconds(5))
+            } else {
+                failure = GatewayError("the room is full: \(text)")
             }
         default:
             break
@@ -355,6 +379,17 @@ final class GatewayLoop {
         var metadata: Logger.Metadata = ["peer": "\(id)", "type": "\(type)", "reason": "\(refusal.description)"]
         if unlogged > 0 { metadata["unlogged_before"] = "\(unlogged)" }
         logger.warning("ignored a peer's message", metadata: metadata)
+    }
+
+    /// A peer may offer a few times at once (a browser that rejoins), then once per 5 s.
+    private func takeOfferAllowance(of id: PeerID) throws(RemoteInput.Refusal) {
+        let now = ContinuousClock.now
+        if offerAllowances[id] == nil, offerAllowances.count >= 2 * configuration.maxPeers {
+            offerAllowances = offerAllowances.filter { peers[$0.key] != nil }
+        }
+        var allowance = offerAllowances[id] ?? TokenBucket(rate: 0.2, burst: 4, now: now)
+        defer { offerAllowances[id] = allowance }
+        guard allowance.take(at: now) else { throw RemoteInput.Refusal("offers faster than one per 5 s") }
     }
 
     /// Whether another peer fits under `--max-peers`; says so in the log when it does not.

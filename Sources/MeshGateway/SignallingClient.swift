@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdWSClient
 import Logging
+import MeshProtocol
 import Synchronization
 
 /// The WebSocket to the signalling server. It reconnects with backoff for as long as
@@ -49,7 +50,13 @@ final class SignallingClient: Sendable {
                     events(.connected)
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
-                            for await text in stream { try await outbound.write(.text(text)) }
+                            var pace = TokenBucket(rate: Self.sendRate, burst: Self.sendBurst, now: .now)
+                            for await text in stream {
+                                let wait = pace.wait(at: .now)
+                                if wait > .zero { try await Task.sleep(for: wait) }
+                                _ = pace.take(at: .now)
+                                try await outbound.write(.text(text))
+                            }
                         }
                         group.addTask {
                             for try await message in inbound.messages(maxSize: 1 << 22) {
@@ -88,6 +95,13 @@ final class SignallingClient: Sendable {
 
     /// A connection that lasted this long worked: the next one after it starts at the first delay.
     static let steadyConnection = Duration.seconds(10)
+
+    /// What we send stays under a server's default rate limit (50 a second, 200 at once): a
+    /// gateway joining a big room sends an offer and its candidates to everyone at once, and
+    /// a server refuses what comes faster (and closes a socket that keeps on). Frames wait
+    /// their turn instead.
+    static let sendRate = 40.0
+    static let sendBurst = 150
 
     /// Ends the current connection; `run` then returns once cancelled.
     func close() {

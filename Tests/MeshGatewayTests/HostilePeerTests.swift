@@ -54,6 +54,19 @@ struct HostilePeerTests {
         }
     }
 
+    /// Each answer costs the gateway a new webrtcbin: a peer gets a few at once, then one per 5 s.
+    @Test func offersInQuickSuccessionAreAnsweredOnlyAFewTimes() async throws {
+        try await Call.run { call in
+            let attacker = try await HostilePeer.join(call.url, target: "gateway")
+            _ = try await call.join("gateway", record: false, receiveOnly)
+            _ = try await attacker.client.next(where: { $0.type == .sendOffer }, within: .seconds(15))
+            for _ in 0..<20 { attacker.send(.sendOffer, sdp: .offer(HostilePeer.validOffer)) }
+            let types = try await attacker.client.expectNothing(for: .seconds(3)).compactMap { try? Message.decode($0).type }
+            #expect(types.filter { $0 == .sendAnswer }.count == 4)
+            await attacker.client.close()
+        }
+    }
+
     @Test func peersPastMaxPeersGetNoWebRTCBin() async throws {
         try await Call.run { call in
             let first = try await TestClient.join(call.url, id: "a-first")

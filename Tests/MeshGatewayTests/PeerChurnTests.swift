@@ -42,7 +42,8 @@ struct PeerChurnTests {
     }
 
     @Test func peersThatComeAndGoLeaveNothingBehind() async throws {
-        try await Call.run { call in
+        // A room bigger than a server's default, for a crowd bigger than --max-peers' default.
+        try await Call.run(configuring: { $0.maxRoomSize = 300 }) { call in
             let gateway = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "gateway", "--size", "160x120", "--fps", "10",
                                                "--ice-address", "127.0.0.1", "--max-peers", "500"])
             defer { gateway.signal(SIGKILL) }

@@ -1,5 +1,5 @@
 import Testing
-@testable import MeshServer
+import MeshProtocol
 
 @Suite struct TokenBucketTests {
     let start = ContinuousClock.now
@@ -26,5 +26,14 @@ import Testing
     @Test func aRateOfZeroIsNoLimit() {
         var bucket = TokenBucket(rate: 0, burst: 1, now: start)
         #expect(Self.taken(10000, at: start, from: &bucket) == 10000)
+    }
+
+    @Test func waitSaysWhenTheNextTokenComes() {
+        var bucket = TokenBucket(rate: 10, burst: 2, now: start)
+        #expect(bucket.wait(at: start) == .zero)
+        #expect(Self.taken(2, at: start, from: &bucket) == 2)
+        #expect(bucket.wait(at: start) == .milliseconds(100))
+        #expect(bucket.wait(at: start + .milliseconds(40)) == .milliseconds(60))
+        #expect(bucket.wait(at: start + .milliseconds(100)) == .zero)
     }
 }
