@@ -1,6 +1,8 @@
+import MeshProtocol
+
 /// libFuzzer target `sdp`: a remote description's text through everything the gateway
-/// reads of it (`SDPSummary`, its codec, format parameter, mid and extension lookups), and
-/// `TransportWideCC.announced`, with the ids an answer takes from that offer.
+/// reads of it (`RemoteInput`'s checks, `SDPSummary`, its codec, format parameter, mid and
+/// extension lookups), and `TransportWideCC.announced`, with the ids an answer takes from that offer.
 ///
 /// The first byte is the id our own offers give the extension; the rest is the SDP text.
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -9,6 +11,7 @@ public func fuzzSDP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let sdp = String(decoding: bytes.dropFirst(), as: UTF8.self)
     let summary = SDPSummary(sdp)
     readEverything(summary)
+    checkAsARemoteDescription(sdp, candidateIndex: Int(Int8(bitPattern: bytes.first ?? 0)))
 
     expect(TransportWideCC.announced(in: sdp) { _ in nil } == sdp, "announcing nothing changed the text")
     let offerID = Int(bytes.first ?? 3)
@@ -30,6 +33,21 @@ public func fuzzSDP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     expect(TransportWideCC.announced(in: offered) { _ in offerID } == offered, "a second pass changed \(offered)")
     return 0
+}
+
+/// What `RemoteInput` lets through keeps its promises: 1 to 16 m-lines, codecs with RTP's
+/// payload types, and candidates only for m-lines the description has.
+func checkAsARemoteDescription(_ sdp: String, candidateIndex: Int) {
+    guard let summary = try? RemoteInput.check(description: .offer(sdp), expected: "offer") else { return }
+    expect((1...RemoteInput.maxMediaLines).contains(summary.lines.count), "\(summary.lines.count) m-lines passed")
+    for line in summary.lines {
+        expect(line.codecs.allSatisfy { (0...127).contains($0.payloadType) }, "a payload type out of range passed")
+    }
+    let ice = IceCandidate(candidate: "candidate:1 1 UDP 1 127.0.0.1 9 typ host", sdpMid: summary.lines.last?.mid, sdpMLineIndex: candidateIndex)
+    for candidate in [ice, IceCandidate(candidate: ice.candidate, sdpMid: ice.sdpMid)] {
+        guard let checked = try? RemoteInput.check(candidate: candidate), let index = try? RemoteInput.mline(of: checked, in: summary) else { continue }
+        expect(summary.lines.indices.contains(index), "a candidate for m-line \(index) of \(summary.lines.count) passed")
+    }
 }
 
 /// Every lookup the gateway makes, with what each promises.
