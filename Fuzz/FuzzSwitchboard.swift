@@ -19,12 +19,15 @@ public func fuzzSwitchboard(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 struct SwitchboardRun {
     static let rooms = ["/", "/room/b"]
-    /// Few ids, so that registrations collide and targets exist; "" is refused.
-    static let ids: [PeerID?] = ["alice", "bob", "carol", "", nil]
+    /// Few ids, so that registrations collide and targets exist; "", one over the id limit and
+    /// one with a control character are refused.
+    static let ids: [PeerID?] = ["alice", "bob", "carol", "", nil, "a-long-id", "bo\u{1B}b"]
+    /// Small limits, so that fuzzing meets them: ids of 8 bytes, names of 4, rooms of 3.
+    static let limits = Switchboard.Limits(maxIDBytes: 8, maxNameBytes: 4, maxRoomSize: 3)
     static let types: [MessageType] = [.sendOffer, .sendAnswer, .newCandidate, MessageType(rawValue: "chat")]
     static let refusedTypes: [MessageType] = [.connectionList, .restConnectionList, .error, MessageType(rawValue: "")]
 
-    var board = Switchboard()
+    var board = Switchboard(limits: Self.limits)
     /// The socket each slot holds now or held last; a closed one may still send, as the hub
     /// passes on frames its reader had before the close (a slow consumer's, for one).
     var slots: [SocketID?] = [nil, nil, nil, nil]
@@ -66,7 +69,8 @@ struct SwitchboardRun {
             let count = Int(input.next() ?? 0)
             send(String(decoding: input.take(count), as: UTF8.self), from: socket)
         case 4:
-            send(Message(type: .newUser, id: Self.ids[choice % Self.ids.count], username: choice > 4 ? "U" : nil).jsonText(), from: socket)
+            let username: String? = choice > 5 ? "Ulrike" : choice > 3 ? "U" : nil
+            send(Message(type: .newUser, id: Self.ids[choice % Self.ids.count], username: username).jsonText(), from: socket)
         case 5:
             let argument = Int(input.next() ?? 0)
             let message = Message(
@@ -112,7 +116,8 @@ struct SwitchboardRun {
             expect(roomOf[socket] == room && userOf[socket] == id, "\(socket) left as \(id), which it was not")
             userOf[socket] = nil
             expectBroadcast(outcome, in: room, type: .restConnectionList)
-        case .refused(_, _, _, let error):
+        case .refused(let refused, _, _, _, let error):
+            expect(refused == socket, "a refusal of \(refused) for a frame of \(socket)")
             expect(outcome.deliveries.map(\.to) == [socket], "a refusal goes to its sender only: \(outcome)")
             let frame = outcome.deliveries.first.flatMap { try? Message.decode($0.text) }
             expect(frame?.type == .error && frame?.code == error.code.rawValue, "refusal frame: \(outcome)")
@@ -150,6 +155,12 @@ struct SwitchboardRun {
             let list = board.list(of: room)
             expect(list.keys.sorted() == users, "room \(room) lists \(list.keys.sorted()), its sockets hold \(users)")
             expect(list.allSatisfy { $0.key == $0.value.id }, "list entries keyed by another id: \(list)")
+            expect(list.count <= Self.limits.maxRoomSize, "room \(room) holds \(list.count), over its limit")
+            for user in list.values {
+                expect(user.id.utf8.count <= Self.limits.maxIDBytes && (user.username?.utf8.count ?? 0) <= Self.limits.maxNameBytes,
+                       "\(user) is over the limits")
+                expect(!user.id.unicodeScalars.contains { $0.value < 0x20 }, "an id with a control character registered")
+            }
         }
     }
 }
