@@ -24,52 +24,26 @@ static inline gboolean mg_bin_remove(GstElement *bin, GstElement *element) {
     return gst_bin_remove(GST_BIN(bin), element);
 }
 static inline guint mg_bin_element_count(GstElement *bin) { return GST_BIN(bin)->numchildren; }
-/// The names of every element in `bin`, nested ones included, NULL-terminated. g_strfreev it.
-static inline gchar **mg_bin_element_names(GstElement *bin) {
-    GPtrArray *names = g_ptr_array_new();
-    GstIterator *iterator = gst_bin_iterate_recurse(GST_BIN(bin));
-    GValue item = G_VALUE_INIT;
-    gboolean done = FALSE;
-    while (!done) {
-        switch (gst_iterator_next(iterator, &item)) {
-        case GST_ITERATOR_OK:
-            g_ptr_array_add(names, gst_object_get_name(GST_OBJECT(g_value_get_object(&item))));
-            g_value_reset(&item);
-            break;
-        case GST_ITERATOR_RESYNC:
-            g_ptr_array_foreach(names, (GFunc)g_free, NULL);
-            g_ptr_array_set_size(names, 0);
-            gst_iterator_resync(iterator);
-            break;
-        default:
-            done = TRUE;
-        }
-    }
-    g_value_unset(&item);
-    gst_iterator_free(iterator);
-    g_ptr_array_add(names, NULL);
-    return (gchar **)g_ptr_array_free(names, FALSE);
-}
-/// The "src" pads of every element in `bin`, nested ones included, made by `factory`;
-/// NULL-terminated, each pad with a reference the caller owns. g_free the array.
-static inline GstPad **mg_bin_source_pads_of(GstElement *bin, const char *factory) {
-    GPtrArray *pads = g_ptr_array_new();
+/// What `take` gives for each element of `bin`, nested ones included, as a NULL-terminated
+/// array (elements it gives NULL for are left out). When the bin changes under the walk, it
+/// starts over, `release` freeing what it had.
+typedef gpointer (*mg_element_take)(GstElement *element, gconstpointer data);
+static inline gpointer *mg_bin_collect(GstElement *bin, mg_element_take take, gconstpointer data, GDestroyNotify release) {
+    GPtrArray *items = g_ptr_array_new();
     GstIterator *iterator = gst_bin_iterate_recurse(GST_BIN(bin));
     GValue item = G_VALUE_INIT;
     gboolean done = FALSE;
     while (!done) {
         switch (gst_iterator_next(iterator, &item)) {
         case GST_ITERATOR_OK: {
-            GstElement *element = GST_ELEMENT(g_value_get_object(&item));
-            GstElementFactory *made_by = gst_element_get_factory(element);
-            GstPad *pad = made_by && g_strcmp0(GST_OBJECT_NAME(made_by), factory) == 0 ? gst_element_get_static_pad(element, "src") : NULL;
-            if (pad) g_ptr_array_add(pads, pad);
+            gpointer taken = take(GST_ELEMENT(g_value_get_object(&item)), data);
+            if (taken) g_ptr_array_add(items, taken);
             g_value_reset(&item);
             break;
         }
         case GST_ITERATOR_RESYNC:
-            g_ptr_array_foreach(pads, (GFunc)gst_object_unref, NULL);
-            g_ptr_array_set_size(pads, 0);
+            g_ptr_array_foreach(items, (GFunc)release, NULL);
+            g_ptr_array_set_size(items, 0);
             gst_iterator_resync(iterator);
             break;
         default:
@@ -78,8 +52,26 @@ static inline GstPad **mg_bin_source_pads_of(GstElement *bin, const char *factor
     }
     g_value_unset(&item);
     gst_iterator_free(iterator);
-    g_ptr_array_add(pads, NULL);
-    return (GstPad **)g_ptr_array_free(pads, FALSE);
+    g_ptr_array_add(items, NULL);
+    return g_ptr_array_free(items, FALSE);
+}
+static gpointer mg_take_name(GstElement *element, gconstpointer data) {
+    (void)data;
+    return gst_object_get_name(GST_OBJECT(element));
+}
+/// The names of every element in `bin`, nested ones included, NULL-terminated. g_strfreev it.
+static inline gchar **mg_bin_element_names(GstElement *bin) {
+    return (gchar **)mg_bin_collect(bin, mg_take_name, NULL, g_free);
+}
+static gpointer mg_take_source_pad_if_made_by(GstElement *element, gconstpointer factory) {
+    GstElementFactory *made_by = gst_element_get_factory(element);
+    if (!made_by || g_strcmp0(GST_OBJECT_NAME(made_by), factory) != 0) return NULL;
+    return gst_element_get_static_pad(element, "src");
+}
+/// The "src" pads of every element in `bin`, nested ones included, made by `factory`;
+/// NULL-terminated, each pad with a reference the caller owns. g_free the array.
+static inline GstPad **mg_bin_source_pads_of(GstElement *bin, const char *factory) {
+    return (GstPad **)mg_bin_collect(bin, mg_take_source_pad_if_made_by, factory, gst_object_unref);
 }
 
 static inline GstBus *mg_element_bus(GstElement *element) { return gst_element_get_bus(element); }

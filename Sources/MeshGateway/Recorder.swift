@@ -64,10 +64,7 @@ final class Recorder {
         for pad in pads.values {
             if let source = pad.peer { source.unlink(pad) }
         }
-        for element in [muxer, sink] {
-            element.setState(.null)
-            pipeline.remove(element)
-        }
+        removeElements()
     }
 
     /// Ends the streams that have not come (a peer may announce audio and send none): the
@@ -92,6 +89,10 @@ final class Recorder {
             group.cancelAll()
         }
         written.continuation.finish()
+        removeElements()
+    }
+
+    private func removeElements() {
         for element in [muxer, sink] {
             element.setState(.null)
             pipeline.remove(element)
