@@ -68,6 +68,24 @@ struct ReconnectTests {
         }
     }
 
+    /// The same with the browser client on the other side: it closes its side when the server
+    /// says the gateway left, and takes the gateway's new offer when it is back.
+    @Test func aBrowserGetsAPausedGatewayBack() async throws {
+        try await Call.run(configuring: { $0.pingInterval = 1 }) { call in
+            let browser = try call.open(.chromium, id: "browser")
+            try await browser.waitUntil("registered") { $0.registered }
+            let sender = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "sender", "--size", "320x240", "--fps", "15",
+                                              "--ice-address", "127.0.0.1"])
+            defer { sender.signal(SIGKILL) }
+            try await browser.waitUntil("video from the gateway") { $0.receives(from: "sender") }
+            sender.signal(SIGSTOP)
+            try await browser.waitUntil("the page to drop the paused gateway", within: .seconds(10)) { $0.peers["sender"] == nil }
+            sender.signal(SIGCONT)
+            try await browser.waitUntil("video from the gateway again", within: .seconds(25)) { $0.receives(from: "sender", width: 320, height: 240) }
+            #expect(sender.stderr.contains("peer closed our connection while our signalling was away; offering again"), "\(sender.stderr)")
+        }
+    }
+
     /// With the server gone nobody is told anything: what arrives shows a peer has stopped.
     @Test func aPeerFromWhichNothingComesIsStalledUntilItSendsAgain() async throws {
         try await Call.run { call in
