@@ -21,7 +21,6 @@ public enum GStreamer {
         return "\(major).\(minor).\(micro)"
     }
 
-    /// Whether an element factory is installed (a plugin package may be missing).
     /// Runs this program again, at once, with glib's slice allocator off, unless `G_SLICE` is
     /// set. That allocator (glib 2.74) keeps what it freed for good: after a crowd of peers
     /// left, a gateway stayed tens of MiB above where it was; with plain malloc it goes back
@@ -40,6 +39,7 @@ public enum GStreamer {
         _ = malloc_trim(0)
     }
 
+    /// Whether an element factory is installed (a plugin package may be missing).
     public static func hasElement(_ factory: String) -> Bool {
         guard let found = gst_element_factory_find(factory) else { return false }
         gst_object_unref(UnsafeMutableRawPointer(found))
