@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 "MeshServer",
                 "MeshGateway",
+                "MeshProtocol",
                 "MeshLogging",
                 "GStreamer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -27,7 +27,7 @@ enum RemoteInput {
     /// A description the peer sent, checked before webrtcbin parses it.
     static func check(description: SessionDescription, expected type: String) throws(Refusal) -> SDPSummary {
         guard description.type == type else {
-            throw Refusal("the description's type is '\(printable(description.type))', not '\(type)'")
+            throw Refusal("the description's type is '\(description.type.prefix(40))', not '\(type)'")
         }
         guard description.sdp.utf8.count <= maxDescriptionBytes else {
             throw Refusal("the \(type) is \(description.sdp.utf8.count) bytes, more than \(maxDescriptionBytes)")
@@ -62,16 +62,16 @@ enum RemoteInput {
             throw Refusal("a candidate of \(line.utf8.count) bytes, more than \(maxCandidateBytes)")
         }
         guard line.hasPrefix("candidate:") || line.hasPrefix("a=candidate:") else {
-            throw Refusal("'\(printable(String(line.prefix(40))))' is not a candidate line")
+            throw Refusal("'\(line.prefix(40))' is not a candidate line")
         }
-        guard !line.unicodeScalars.contains(where: isControl) else {
+        guard !line.hasControlCharacters else {
             throw Refusal("a candidate with control characters")
         }
         if let index = ice.sdpMLineIndex, !(0..<maxMediaLines).contains(index) {
             throw Refusal("sdpMLineIndex \(index) is not an m-line index")
         }
-        if let mid = ice.sdpMid, mid.utf8.count > maxMidBytes || mid.unicodeScalars.contains(where: isControl) {
-            throw Refusal("sdpMid '\(printable(String(mid.prefix(40))))' is not a mid")
+        if let mid = ice.sdpMid, mid.utf8.count > maxMidBytes || mid.hasControlCharacters {
+            throw Refusal("sdpMid '\(mid.prefix(40))' is not a mid")
         }
         return Candidate(mlineIndex: ice.sdpMLineIndex, mid: ice.sdpMid, line: line)
     }
@@ -87,7 +87,7 @@ enum RemoteInput {
         }
         if let mid = candidate.mid {
             guard let index = remote.lines.firstIndex(where: { $0.mid == mid }) else {
-                throw Refusal("sdpMid '\(printable(mid))' is in no m-line of the description")
+                throw Refusal("sdpMid '\(mid)' is in no m-line of the description")
             }
             return index
         }
@@ -97,14 +97,5 @@ enum RemoteInput {
     /// H.264's `profile-level-id`: six hex digits.
     static func isProfileLevelID(_ text: String) -> Bool {
         text.utf8.count == 6 && text.allSatisfy(\.isHexDigit)
-    }
-
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
-    }
-
-    /// `text` with control characters shown as `\u{…}`, for log lines and messages.
-    static func printable(_ text: String) -> String {
-        String(text.unicodeScalars.map { isControl($0) ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined())
     }
 }

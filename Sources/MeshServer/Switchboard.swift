@@ -202,22 +202,17 @@ struct Switchboard {
         if id.utf8.count > limits.maxIDBytes {
             return ProtocolError(.idTooLong, "'id' is \(id.utf8.count) bytes; this server takes at most \(limits.maxIDBytes)")
         }
-        if hasControlCharacters(id) {
+        if id.hasControlCharacters {
             return ProtocolError(.invalidID, "'id' holds control characters")
         }
         guard let username else { return nil }
         if username.utf8.count > limits.maxNameBytes {
             return ProtocolError(.usernameTooLong, "'username' is \(username.utf8.count) bytes; this server takes at most \(limits.maxNameBytes)")
         }
-        if hasControlCharacters(username) {
+        if username.hasControlCharacters {
             return ProtocolError(.invalidUsername, "'username' holds control characters")
         }
         return nil
-    }
-
-    /// C0 controls, DEL and C1 controls (Unicode's category Cc).
-    static func hasControlCharacters(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
     /// Client text echoed in an error message or a log line, cut short: a refusal must

@@ -3,6 +3,7 @@ import Foundation
 import GStreamer
 import Logging
 import MeshGateway
+import MeshProtocol
 import MeshServer
 import NIOCore
 import ServiceLifecycle
@@ -106,13 +107,13 @@ struct JoinCommand: AsyncParsableCommand {
         }
         // The limits a server keeps by default: past them it would refuse our new_user.
         if let id {
-            guard !id.isEmpty, id.utf8.count <= 128, !Self.hasControlCharacters(id) else {
+            guard !id.isEmpty, id.utf8.count <= 128, !id.hasControlCharacters else {
                 throw ValidationError("--id must be 1 to 128 bytes without control characters")
             }
             configuration.id = id
         }
         if let name {
-            guard name.utf8.count <= 256, !Self.hasControlCharacters(name) else {
+            guard name.utf8.count <= 256, !name.hasControlCharacters else {
                 throw ValidationError("--name must be at most 256 bytes without control characters")
             }
         }
@@ -194,10 +195,6 @@ struct JoinCommand: AsyncParsableCommand {
             throw ValidationError("--audio must be auto, test, alsa[:DEVICE], file:PATH or none, not '\(audio)'")
         }
         return source
-    }
-
-    static func hasControlCharacters(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
     }
 
     static func isIPAddress(_ text: String) -> Bool {
