@@ -111,17 +111,56 @@ public enum ElementState: Sendable {
 
 /// An element that holds others: a bin or the pipeline.
 public class Bin: Element, @unchecked Sendable {
-    /// Builds a bin from a gst-launch description; unlinked pads become ghost pads.
+    /// A new, empty bin.
+    public convenience init(name: String) {
+        self.init(sinking: gst_bin_new(name))
+    }
+
+    /// Builds a bin from a gst-launch description; unlinked pads become ghost pads. A
+    /// missing element is an error naming it, never a bin with a piece left out.
     public static func parse(_ description: String, name: String? = nil) throws(GStreamerError) -> Bin {
-        var error: UnsafeMutablePointer<GError>?
-        guard let bin = gst_parse_bin_from_description(description, 1, &error) else {
-            throw GStreamerError(consume(error))
+        let element = try parsed { error in
+            gst_parse_bin_from_description(description, 1, &error).map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: GstElement.self) }
         }
-        if let error { g_error_free(error) }
-        let element = UnsafeMutableRawPointer(bin).assumingMemoryBound(to: GstElement.self)
         let result = Bin(sinking: element)
         if let name { gst_object_set_name(result.object, name) }
         return result
+    }
+
+    /// Runs a gst-launch parse and refuses a partial result: gst_parse gives what it could
+    /// build along with the error when an element is missing.
+    static func parsed(_ parse: (inout UnsafeMutablePointer<GError>?) -> UnsafeMutablePointer<GstElement>?) throws(GStreamerError) -> UnsafeMutablePointer<GstElement> {
+        var error: UnsafeMutablePointer<GError>?
+        let element = parse(&error)
+        if let error {
+            if let element { gst_object_unref(gst_object_ref_sink(element)) }
+            let missing = error.pointee.domain == gst_parse_error_quark() && error.pointee.code == gint(GST_PARSE_ERROR_NO_SUCH_ELEMENT.rawValue)
+            let message = consume(error)
+            throw GStreamerError(missing ? "\(message): install the plugin package that has it (scripts/setup installs them all)" : message)
+        }
+        guard let element else { throw GStreamerError("the description gives no element") }
+        return element
+    }
+
+    /// Adds a pad on this bin that stands for `target`, a pad of an element inside, so that
+    /// what is outside links to the bin as a whole.
+    @discardableResult
+    public func addGhostPad(named name: String, for target: Pad) throws(GStreamerError) -> Pad {
+        guard let ghost = gst_ghost_pad_new(name, target.pointer) else {
+            throw GStreamerError("cannot make pad \(name) of \(self.name)")
+        }
+        let pad = Pad(borrowing: ghost)
+        // A bin that plays already needs the pad active, or what comes through is refused.
+        gst_pad_set_active(ghost, 1)
+        guard gst_element_add_pad(pointer, ghost) != 0 else {
+            throw GStreamerError("cannot add pad \(name) to \(self.name)")
+        }
+        return pad
+    }
+
+    /// Removes a pad of this bin (a ghost pad made by ``addGhostPad(named:for:)``).
+    public func removePad(_ pad: Pad) {
+        gst_element_remove_pad(pointer, pad.pointer)
     }
 
     public func add(_ element: Element) {

@@ -1,5 +1,6 @@
 import CGStreamer
 import CMalloc
+import Dispatch
 import Glibc
 
 /// Process-wide GStreamer set-up and queries.
@@ -38,6 +39,18 @@ public enum GStreamer {
     public static func returnFreedMemory() {
         _ = malloc_trim(0)
     }
+
+    /// Runs `work` on a thread of its own and waits for it without holding one of Swift's
+    /// cooperative threads, which are few (one per core): a state change to NULL joins an
+    /// element's threads, and making elements loads plugins, each for a long moment.
+    public static func blocking<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, E>, Never>) in
+            blockingQueue.async { continuation.resume(returning: Result { () throws(E) -> T in try work() }) }
+        }
+        return try result.get()
+    }
+
+    private static let blockingQueue = DispatchQueue(label: "meshgate.gstreamer.blocking", attributes: .concurrent)
 
     /// Whether an element factory is installed (a plugin package may be missing).
     public static func hasElement(_ factory: String) -> Bool {

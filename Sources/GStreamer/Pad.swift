@@ -59,28 +59,25 @@ public final class Pad: @unchecked Sendable {
     @discardableResult
     public func sendEOS() -> Bool { mg_send_eos(pointer) != 0 }
 
-    public func removeProbe(_ id: UInt) {
-        gst_pad_remove_probe(pointer, gulong(id))
-    }
-
     /// Holds the first buffer (its caps are known by then) and calls `body` once with the
-    /// probe id, on the streaming thread. The pad stays blocked until `removeProbe(id)`.
-    public func blockAtFirstBuffer(_ body: @escaping @Sendable (UInt) -> Void) {
-        let box = OnceBox(body)
+    /// probe, on the streaming thread. The pad stays blocked until the probe is removed.
+    public func blockAtFirstBuffer(_ body: @escaping @Sendable (Probe) -> Void) {
+        let box = OnceBox { [self] id in body(Probe(pad: self, id: gulong(id))) }
         let mask = GST_PAD_PROBE_TYPE_BLOCK.rawValue | GST_PAD_PROBE_TYPE_BUFFER.rawValue | GST_PAD_PROBE_TYPE_BUFFER_LIST.rawValue
         gst_pad_add_probe(pointer, GstPadProbeType(rawValue: mask), blockProbe, Unmanaged.passRetained(box).toOpaque(), releaseBox)
     }
 
     /// Drops every buffer from now on; events still pass (an EOS sent after it ends the stream cleanly).
-    public func dropBuffers() {
+    @discardableResult
+    public func dropBuffers() -> Probe {
         let mask = GstPadProbeType(rawValue: GST_PAD_PROBE_TYPE_BUFFER.rawValue | GST_PAD_PROBE_TYPE_BUFFER_LIST.rawValue)
-        gst_pad_add_probe(pointer, mask, dropProbe, nil, nil)
+        return Probe(pad: self, id: gst_pad_add_probe(pointer, mask, dropProbe, nil, nil))
     }
 
     /// Lets the first buffer through, so that its caps reach what follows, and holds every
-    /// later one until `removeProbe` with the id returned.
-    public func holdAfterFirstBuffer() -> UInt {
-        UInt(mg_pad_hold_after_first_buffer(pointer))
+    /// later one until the probe returned is removed.
+    public func holdAfterFirstBuffer() -> Probe {
+        Probe(pad: self, id: mg_pad_hold_after_first_buffer(pointer))
     }
 
     /// Shifts the running time of what this pad pushes from now on by `nanoseconds`.
@@ -113,26 +110,47 @@ public final class Pad: @unchecked Sendable {
     }
 
     /// Stops requests to renegotiate (RECONFIGURE events) from going upstream of this pad.
-    public func dropReconfigureRequests() {
-        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, reconfigureProbe, nil, nil)
+    @discardableResult
+    public func dropReconfigureRequests() -> Probe {
+        Probe(pad: self, id: gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, reconfigureProbe, nil, nil))
     }
 
     /// Calls `body` (on the streaming thread) when end-of-stream reaches this pad.
-    public func onEOS(_ body: @escaping @Sendable () -> Void) {
+    @discardableResult
+    public func onEOS(_ body: @escaping @Sendable () -> Void) -> Probe {
         let box = CallbackBox<Void>({ _ in body() })
-        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, eosProbe, box.retainedPointer, releaseBox)
+        return Probe(pad: self, id: gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, eosProbe, box.retainedPointer, releaseBox))
     }
 
     /// Keeps in `lag` how long ago the sender made the received RTP passing this pad.
-    public func measureSenderLag(into lag: SenderLag) {
+    @discardableResult
+    public func measureSenderLag(into lag: SenderLag) -> Probe {
         let retained = Unmanaged.passRetained(lag).toOpaque()
-        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, lagProbe, retained, releaseBox)
+        return Probe(pad: self, id: gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, lagProbe, retained, releaseBox))
     }
 
     /// Counts buffers passing this pad into `counter`.
-    public func countBuffers(into counter: BufferCounter) {
+    @discardableResult
+    public func countBuffers(into counter: BufferCounter) -> Probe {
         let retained = Unmanaged.passRetained(counter).toOpaque()
-        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, countProbe, retained, releaseBox)
+        return Probe(pad: self, id: gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, countProbe, retained, releaseBox))
+    }
+
+    /// Calls `body` (on the thread that set them) each time this pad's caps change: how a
+    /// sending branch says it is ready, without anyone polling for it.
+    public func onCapsChange(_ body: @escaping @Sendable () -> Void) {
+        let box = CallbackBox<Void>({ _ in body() })
+        _ = mg_connect_notify(pointer, "notify::caps", onNotify, box.retainedPointer, releaseClosureBox)
+    }
+}
+
+/// A probe on a pad, removed with ``remove()`` (a blocking one lets its data pass then).
+public struct Probe: Sendable {
+    public let pad: Pad
+    let id: gulong
+
+    public func remove() {
+        gst_pad_remove_probe(pad.pointer, id)
     }
 }
 
@@ -191,6 +209,10 @@ private let blockProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMut
     let box = Unmanaged<OnceBox>.fromOpaque(data).takeUnretainedValue()
     if !box.called.exchange(true, ordering: .relaxed) { box.body(UInt(info.pointee.id)) }
     return GST_PAD_PROBE_OK
+}
+
+private let onNotify: @convention(c) (UnsafeMutablePointer<GObject>?, UnsafeMutablePointer<GParamSpec>?, gpointer?) -> Void = { _, _, data in
+    CallbackBox<Void>.from(data)?.body(())
 }
 
 private let dropProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, _, _ in

@@ -1,6 +1,8 @@
 import CGStreamer
 
-/// What the pipeline's bus reports that the owner acts on.
+/// What the pipeline's bus reports that the owner acts on. `source` is the posting
+/// element's path from the pipeline down (`/meshgate/peer3/recording_file`): who an error
+/// belongs to is told by which bin it is in.
 public enum BusMessage: Sendable {
     case error(source: String, message: String, debug: String?)
     case warning(source: String, message: String)
@@ -12,18 +14,9 @@ public enum BusMessage: Sendable {
 /// The one pipeline of a process. Bus messages go to a handler on the posting
 /// thread; the handler should only hand them on.
 public final class Pipeline: Bin, @unchecked Sendable {
-    /// Builds a pipeline from a gst-launch description.
+    /// Builds a pipeline from a gst-launch description; a missing element is an error naming it.
     public static func parse(_ description: String) throws(GStreamerError) -> Pipeline {
-        var error: UnsafeMutablePointer<GError>?
-        guard let element = gst_parse_launch(description, &error) else {
-            throw GStreamerError(consume(error))
-        }
-        if let error {
-            // A partial pipeline (missing element): refuse it rather than run half of it.
-            let message = consume(error)
-            gst_object_unref(element)
-            throw GStreamerError(message)
-        }
+        let element = try parsed { gst_parse_launch(description, &$0) }
         guard isPipeline(element) else {
             // A one-element description gives that element, not a pipeline.
             let pipeline = Pipeline(sinking: gst_pipeline_new(nil))
@@ -51,19 +44,30 @@ public final class Pipeline: Bin, @unchecked Sendable {
         return time == UInt.max ? nil : time
     }
 
-    /// Installs `handler` for errors, warnings, end-of-stream and segment-done; other messages are dropped.
-    public func onBusMessage(_ handler: @escaping @Sendable (BusMessage) -> Void) {
-        guard let bus = mg_element_bus(pointer) else { return }
-        defer { gst_object_unref(bus) }
-        let box = CallbackBox<BusMessage>(handler)
-        gst_bus_set_sync_handler(bus, busHandler, box.retainedPointer, releaseBox)
+    /// Hands errors, warnings, end-of-stream and segment-done to `handler`, on the posting
+    /// thread, until the subscription returned is released; other messages are dropped.
+    public func subscribeToBus(_ handler: @escaping @Sendable (BusMessage) -> Void) -> BusSubscription {
+        let subscription = BusSubscription(pipeline: self)
+        if let bus = mg_element_bus(pointer) {
+            gst_bus_set_sync_handler(bus, busHandler, CallbackBox<BusMessage>(handler).retainedPointer, releaseBox)
+            gst_object_unref(bus)
+        }
+        return subscription
+    }
+}
+
+/// The pipeline's one bus handler; releasing it removes the handler and its closure.
+public final class BusSubscription: Sendable {
+    private let pipeline: Pipeline
+
+    fileprivate init(pipeline: Pipeline) {
+        self.pipeline = pipeline
     }
 
-    /// Stops the bus handler so that its closure is released.
-    public func removeBusHandler() {
-        guard let bus = mg_element_bus(pointer) else { return }
-        defer { gst_object_unref(bus) }
+    deinit {
+        guard let bus = mg_element_bus(pipeline.pointer) else { return }
         gst_bus_set_sync_handler(bus, nil, nil, nil)
+        gst_object_unref(bus)
     }
 }
 
@@ -78,7 +82,7 @@ private let busHandler: @convention(c) (UnsafeMutablePointer<GstBus>?, UnsafeMut
         gst_message_unref(message)
         return GST_BUS_DROP
     }
-    let source = mg_message_source(message).map { String(cString: mg_object_name($0)) } ?? "pipeline"
+    let source = mg_message_source(message).flatMap { consume(gst_object_get_path_string($0)) } ?? "/"
     switch mg_message_type(message) {
     case GST_MESSAGE_ERROR:
         var error: UnsafeMutablePointer<GError>?

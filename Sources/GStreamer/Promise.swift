@@ -17,58 +17,87 @@ public final class PromiseReply: @unchecked Sendable {
     public var errorText: String? { consume(mg_reply_error_text(structure)) }
 }
 
-/// Our reference to a promise, held until the reply or the timeout.
+/// How a promise ended.
+public enum PromiseResult: Sendable {
+    case replied(PromiseReply)
+    /// The task awaiting it was cancelled, or the element dropped it (it is shutting down).
+    case interrupted
+    /// No reply within the time the caller gave.
+    case timedOut
+
+    /// What to tell a user when there was no reply, for `action` ("create an offer").
+    func failure(_ action: String) -> GStreamerError? {
+        switch self {
+        case .replied: nil
+        case .interrupted: GStreamerError("webrtcbin did not \(action): interrupted (the peer is being removed, or we are leaving)")
+        case .timedOut: GStreamerError("webrtcbin did not \(action) in time")
+        }
+    }
+}
+
+/// Our reference to a promise, interruptible from any thread.
 private final class PromiseHandle: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<GstPromise>
     init(_ pointer: UnsafeMutablePointer<GstPromise>) { self.pointer = pointer }
+    func interrupt() { gst_promise_interrupt(pointer) }
     deinit {
         gst_mini_object_unref(UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: GstMiniObject.self))
     }
 }
 
-/// The task awaiting a promise, resumed exactly once.
+/// Where the promise's outcome meets the task awaiting it, whichever comes first.
 private final class PromiseWaiter: Sendable {
-    struct State {
-        var continuation: CheckedContinuation<PromiseReply?, Never>?
-        var timer: Task<Void, Never>?
-        var done = false
+    private struct State {
+        var result: PromiseResult?
+        var continuation: CheckedContinuation<PromiseResult, Never>?
+        var timedOut = false
     }
-    let state = Mutex(State())
+    private let state = Mutex(State())
 
-    func resume(_ reply: PromiseReply?) {
-        let (continuation, timer) = state.withLock { state in
-            state.done = true
-            defer { state.continuation = nil; state.timer = nil }
-            return (state.continuation, state.timer)
+    func resolve(replied reply: PromiseReply?) {
+        let continuation: CheckedContinuation<PromiseResult, Never>?
+        let result: PromiseResult
+        (continuation, result) = state.withLock { state in
+            let result: PromiseResult = reply.map { .replied($0) } ?? (state.timedOut ? .timedOut : .interrupted)
+            guard state.result == nil else { return (nil, result) }
+            state.result = result
+            defer { state.continuation = nil }
+            return (state.continuation, result)
         }
-        timer?.cancel()
-        continuation?.resume(returning: reply)
+        continuation?.resume(returning: result)
     }
 
-    func setTimer(_ timer: Task<Void, Never>) {
-        let done = state.withLock { state in
-            if !state.done { state.timer = timer }
-            return state.done
+    func markTimedOut() { state.withLock { $0.timedOut = true } }
+
+    func value() async -> PromiseResult {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state in
+                if state.result == nil { state.continuation = continuation }
+                return state.result
+            }
+            if let ready { continuation.resume(returning: ready) }
         }
-        if done { timer.cancel() }
     }
 }
 
 extension Element {
-    /// Emits an action that answers through a GstPromise and waits for the reply.
-    /// `nil` when the promise is interrupted or takes longer than `timeout`: an element
-    /// being torn down may never answer, and the caller must not hang on it.
-    func awaitPromise(timeout: Duration = .seconds(10), _ emit: (UnsafeMutablePointer<GstPromise>) -> Void) async -> PromiseReply? {
+    /// Emits an action that answers through a GstPromise and waits for the reply, at most
+    /// `timeout`: an element being torn down may never answer, and the caller must not hang
+    /// on it. Cancelling the awaiting task interrupts the promise.
+    func awaitPromise(timeout: Duration = .seconds(10), _ emit: (UnsafeMutablePointer<GstPromise>) -> Void) async -> PromiseResult {
         let waiter = PromiseWaiter()
-        return await withCheckedContinuation { continuation in
-            waiter.state.withLock { $0.continuation = continuation }
-            let retained = Unmanaged.passRetained(waiter).toOpaque()
-            let handle = PromiseHandle(gst_promise_new_with_change_func(promiseChanged, retained, releaseBox))
-            emit(handle.pointer)
-            waiter.setTimer(Task {
+        let handle = PromiseHandle(gst_promise_new_with_change_func(promiseChanged, Unmanaged.passRetained(waiter).toOpaque(), releaseBox))
+        emit(handle.pointer)
+        return await withTaskGroup(of: Void.self) { group in
+            group.addTask {
                 try? await Task.sleep(for: timeout)
-                if !Task.isCancelled { gst_promise_interrupt(handle.pointer) }
-            })
+                guard !Task.isCancelled else { return }
+                waiter.markTimedOut()
+                handle.interrupt()
+            }
+            let result = await withTaskCancellationHandler { await waiter.value() } onCancel: { handle.interrupt() }
+            group.cancelAll()
+            return result
         }
     }
 }
@@ -77,5 +106,5 @@ private let promiseChanged: @convention(c) (UnsafeMutablePointer<GstPromise>?, g
     guard let promise, let data else { return }
     let waiter = Unmanaged<PromiseWaiter>.fromOpaque(data).takeUnretainedValue()
     let replied = gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED
-    waiter.resume(replied ? PromiseReply(copying: gst_promise_get_reply(promise)) : nil)
+    waiter.resolve(replied: replied ? PromiseReply(copying: gst_promise_get_reply(promise)) : nil)
 }

@@ -36,8 +36,10 @@ public struct Statistics: Sendable {
 }
 
 extension WebRTCBin {
-    /// The statistics of this peer connection now; nil when webrtcbin does not answer in 5 s.
+    /// The statistics of this peer connection now; nil when webrtcbin does not answer in 5 s,
+    /// or the awaiting task is cancelled.
     public func statistics() async -> Statistics? {
-        await awaitPromise(timeout: .seconds(5)) { mg_webrtc_get_stats(pointer, $0) }.map(Statistics.init)
+        guard case .replied(let reply) = await awaitPromise(timeout: .seconds(5), { mg_webrtc_get_stats(pointer, $0) }) else { return nil }
+        return Statistics(reply)
     }
 }

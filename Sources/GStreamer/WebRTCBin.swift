@@ -6,7 +6,7 @@ public enum WebRTCEvent: Sendable {
     case iceCandidate(mline: Int, candidate: String)
     /// A source pad of remote media, reported at its first buffer (its caps known) and held
     /// there until the owner links it and removes `blockProbe`.
-    case incomingPad(Pad, blockProbe: UInt)
+    case incomingPad(Pad, blockProbe: Probe)
     case connectionState(PeerConnectionState)
 }
 
@@ -61,7 +61,7 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         handlers.append(mg_connect_element(pointer, "on-negotiation-needed", onElementSignal, plain.retainedPointer, releaseClosureBox))
         let candidate = CallbackBox<(Int, String)>({ handler(.iceCandidate(mline: $0.0, candidate: $0.1)) })
         handlers.append(mg_connect_ice_candidate(pointer, onIceCandidate, candidate.retainedPointer, releaseClosureBox))
-        let pad = CallbackBox<(Pad, UInt)>({ handler(.incomingPad($0.0, blockProbe: $0.1)) })
+        let pad = CallbackBox<(Pad, Probe)>({ handler(.incomingPad($0.0, blockProbe: $0.1)) })
         handlers.append(mg_connect_pad(pointer, "pad-added", onPadAdded, pad.retainedPointer, releaseClosureBox))
         let state = CallbackBox<PeerConnectionState>({ handler(.connectionState($0)) })
         handlers.append(mg_connect_notify(pointer, "notify::connection-state", onConnectionState, state.retainedPointer, releaseClosureBox))
@@ -113,11 +113,11 @@ public final class WebRTCBin: Element, @unchecked Sendable {
     }
 
     public func createOffer() async throws(GStreamerError) -> String {
-        try await description(from: awaitPromise { mg_webrtc_create_offer(pointer, $0) }, field: "offer")
+        try description(from: await awaitPromise { mg_webrtc_create_offer(pointer, $0) }, field: "offer")
     }
 
     public func createAnswer() async throws(GStreamerError) -> String {
-        try await description(from: awaitPromise { mg_webrtc_create_answer(pointer, $0) }, field: "answer")
+        try description(from: await awaitPromise { mg_webrtc_create_answer(pointer, $0) }, field: "answer")
     }
 
     public func setLocalDescription(_ type: SDPType, _ sdp: String) async throws(GStreamerError) {
@@ -167,14 +167,14 @@ public final class WebRTCBin: Element, @unchecked Sendable {
             throw GStreamerError("the \(type) is not valid SDP")
         }
         defer { gst_webrtc_session_description_free(description) }
-        let reply = await awaitPromise { mg_webrtc_set_description(pointer, local ? 1 : 0, description, $0) }
-        if let error = reply?.errorText {
-            throw GStreamerError(error)
-        }
+        let result = await awaitPromise { mg_webrtc_set_description(pointer, local ? 1 : 0, description, $0) }
+        if let failure = result.failure("set the \(local ? "local" : "remote") \(type)") { throw failure }
+        if case .replied(let reply) = result, let error = reply.errorText { throw GStreamerError(error) }
     }
 
-    private func description(from reply: PromiseReply?, field: String) throws(GStreamerError) -> String {
-        guard let reply else { throw GStreamerError("webrtcbin did not create an \(field) in time") }
+    private func description(from result: PromiseResult, field: String) throws(GStreamerError) -> String {
+        if let failure = result.failure("create an \(field)") { throw failure }
+        guard case .replied(let reply) = result else { throw GStreamerError("webrtcbin gave no \(field)") }
         if let error = reply.errorText { throw GStreamerError(error) }
         guard let text = consume(mg_reply_description_text(reply.structure, field)) else {
             throw GStreamerError("webrtcbin gave no \(field)")
@@ -195,7 +195,7 @@ private let onIceCandidate: @convention(c) (UnsafeMutablePointer<GstElement>?, g
 private let onPadAdded: @convention(c) (UnsafeMutablePointer<GstElement>?, UnsafeMutablePointer<GstPad>?, gpointer?) -> Void = { _, pad, data in
     guard let pad, mg_pad_direction(pad) == GST_PAD_SRC else { return }
     // Hold the stream until the control loop links the pad: data on an unlinked pad is an error.
-    guard let box = CallbackBox<(Pad, UInt)>.from(data) else { return }
+    guard let box = CallbackBox<(Pad, Probe)>.from(data) else { return }
     let handle = Pad(borrowing: pad)
     handle.blockAtFirstBuffer { [handle] probe in box.body((handle, probe)) }
 }

@@ -9,27 +9,34 @@ import MeshProtocol
 public final class Gateway: Sendable {
     enum Event: Sendable {
         case signalling(SignallingClient.Event)
-        case webrtc(PeerID, serial: Int, WebRTCEvent)
-        case firstFrame(PeerID, serial: Int)
-        /// Time for a recording's streams to have started.
-        case recordingDue(PeerID, serial: Int)
-        /// The offerer's fallback for a negotiation-needed signal that never came.
-        case offerDue(PeerID, serial: Int)
+        /// Something for one connection: routed by id, dropped when `serial` is not the current one's.
+        case peer(PeerID, serial: Int, PeerEvent)
         case bus(BusMessage)
         case sourceEnded
         case stop(reason: String)
-        case snapshot(CheckedContinuation<GatewaySnapshot, Never>)
-        case statsTick
+        case snapshot(CheckedContinuation<GatewaySnapshot?, Never>)
+        case tick(Tick)
+        /// A round of statistics for every peer has ended; the next may be scheduled.
+        case statisticsDone(StatisticsUse)
+        /// Time to send `new_user` again, after the server refused it for a while.
+        case registerAgain
+    }
+
+    enum Tick: Sendable {
+        /// Time for `--stats` lines.
+        case report
         /// Time to adapt each peer's own video bitrate (`--encode per-peer`).
-        case bitrateTick
+        case bitrate
         /// Time to see whether anything still comes from each peer.
-        case livenessTick
+        case liveness
     }
 
     public let configuration: GatewayConfiguration
     let logger: Logger
     let events: AsyncStream<Event>
     let post: AsyncStream<Event>.Continuation
+    /// The gateway's timers and background rounds, children of `run()`.
+    let children = ChildTasks()
 
     public init(configuration: GatewayConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -44,22 +51,32 @@ public final class Gateway: Sendable {
 
     /// Posts `event` to the event loop once `delay` has passed.
     func post(_ event: Event, after delay: Duration) {
-        Task { [post] in
-            try? await Task.sleep(for: delay)
-            post.yield(event)
-        }
+        children.after(delay) { [post] in post.yield(event) }
     }
 
-    /// The current state, answered by the event loop in turn.
-    public func snapshot() async -> GatewaySnapshot {
-        await withCheckedContinuation { post.yield(.snapshot($0)) }
+    /// The current state, answered by the event loop in turn; nil once the gateway has
+    /// stopped (or failed to start): nothing waits on a gateway that is gone.
+    public func snapshot() async -> GatewaySnapshot? {
+        await withCheckedContinuation { continuation in
+            if case .terminated = post.yield(.snapshot(continuation)) { continuation.resume(returning: nil) }
+        }
     }
 
     /// Joins the call at `configuration.serverURL` and runs until stopped, the duration
     /// passes, or a file source ends. Throws when the call cannot start or the media fails.
     public func run() async throws(GatewayError) {
-        GStreamer.initialize()
-        let loop = try GatewayLoop(gateway: self)
-        try await loop.run()
+        var failure: GatewayError?
+        do throws(GatewayError) {
+            GStreamer.initialize()
+            try await GatewayLoop(gateway: self).run()
+        } catch {
+            failure = error
+        }
+        // Nothing may wait on the stream once no loop reads it.
+        post.finish()
+        for await event in events {
+            if case .snapshot(let continuation) = event { continuation.resume(returning: nil) }
+        }
+        if let failure { throw failure }
     }
 }

@@ -1,6 +1,26 @@
+import Foundation
 import GStreamer
 
 extension PeerSession {
+    /// Prints this peer's `--stats` line on stdout, as JSON.
+    func report(_ statistics: Statistics?) {
+        guard let statistics else {
+            context.logger.warning("webrtcbin gave no statistics within 5 s", metadata: ["peer": "\(id)", "state": "\(state.rawValue)"])
+            return
+        }
+        let line = statisticsLine(statistics, now: .now)
+        guard let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else { return }
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    /// With `--encode per-peer`, this peer's video bitrate follows the loss its receiver reports.
+    func adaptBitrate(_ statistics: Statistics?) {
+        guard let encoder = media.videoEncoder, let lost = statistics?.fractionLost(sending: .video),
+              let kbps = bitrate.update(fractionLost: lost) else { return }
+        configuration.videoCodec.setBitrate(kbps, on: encoder)
+        context.logger.debug("video bitrate", metadata: ["peer": "\(id)", "kbps": "\(kbps)", "lost": "\(Int(lost * 100))%"])
+    }
+
     /// The `--stats` line of this peer: rates since the previous line, totals since it connected.
     func statisticsLine(_ statistics: Statistics, now: ContinuousClock.Instant) -> [String: Any] {
         let inbound = statistics.entries.filter { $0.type == "inbound-rtp" }
@@ -8,8 +28,8 @@ extension PeerSession {
         let remote = statistics.entries.filter { $0.type == "remote-inbound-rtp" }
         let bytesIn = inbound.compactMap { $0.int("bytes-received") }.reduce(0, +)
         let bytesOut = outbound.compactMap { $0.int("bytes-sent") }.reduce(0, +)
-        let seconds = lastStatistics.map { Double((now - $0.time).milliseconds) / 1000 } ?? Double((now - started).milliseconds) / 1000
         let previous = lastStatistics ?? (time: started, bytesIn: 0, bytesOut: 0)
+        let seconds = Double((now - previous.time).milliseconds) / 1000
         lastStatistics = (now, bytesIn, bytesOut)
         func kbps(_ bytes: Int) -> Int { seconds > 0 ? Int(Double(bytes * 8) / seconds / 1000) : 0 }
         var line: [String: Any] = [
@@ -18,16 +38,16 @@ extension PeerSession {
             "kbps_in": kbps(bytesIn - previous.bytesIn),
             "kbps_out": kbps(bytesOut - previous.bytesOut),
             "packets_lost": inbound.compactMap { $0.int("packets-lost") }.map { max($0, 0) }.reduce(0, +),
-            "frames_in": received.value,
-            "audio_buffers_in": receivedAudio.value,
+            "frames_in": media.received.value,
+            "audio_buffers_in": media.receivedAudio.value,
         ]
         if let rtt = remote.compactMap({ $0.double("round-trip-time") }).max() {
             line["rtt_ms"] = (rtt * 10_000).rounded() / 10
         }
-        if let lag = videoLag.milliseconds {
+        if let lag = media.videoLag.milliseconds {
             line["latency_ms"] = lag
         }
-        if configuration.encode == .perPeer, videoEncoder != nil {
+        if configuration.encode == .perPeer, media.videoEncoder != nil {
             line["kbps_target"] = bitrate.current
         }
         return line

@@ -1,292 +1,300 @@
 import Foundation
 import GStreamer
+import Logging
 import MeshProtocol
 
-/// One remote participant: its webrtcbin, the branches that feed it from the
-/// shared encoders, and what it sends us. Used only from the gateway's loop.
+/// One remote participant's connection: it owns its negotiation (``Negotiation`` decides,
+/// this acts) and its media (``PeerMedia``). The loop routes each message and event for
+/// this peer here and handles what comes back. Used only from the gateway's loop.
 final class PeerSession {
-    enum Role { case offerer, answerer }
-
-    /// A tee branch feeding this peer: queue and payloader, linked to a webrtcbin sink pad.
-    private struct SendBranch {
-        let tee: Element
-        let teePad: Pad
-        let bin: Bin
-        let webrtcPad: Pad
+    /// What the loop does after a step of this session.
+    enum Outcome: Equatable {
+        /// A message of the peer was not used (logged by the loop, rate-limited).
+        case refused(type: String, reason: String)
+        /// The peer's offer starts a new connection: remove this one and answer it.
+        case answerInNewConnection
+        /// ICE connected: the loop starts waiting files.
+        case connected
+        case remove(reason: String)
     }
 
     let id: PeerID
     /// Tells this connection's events from those of an earlier one with the same id.
     let serial: Int
-    let role: Role
     let started = ContinuousClock.now
-    let webrtc: WebRTCBin
-
-    private let pipeline: Pipeline
-    let configuration: GatewayConfiguration
-    private var sendBranches: [SendBranch] = []
-    private var receiveBins: [Bin] = []
-    private var recorder: Recorder?
-    /// Set once a recording failed: no new one starts for this connection.
-    private var recordingStopped = false
-    /// Elements of a failed recording: their later bus messages are part of the same failure.
-    private var abandonedRecordingElements: Set<String> = []
-    private var pendingCandidates: [RemoteInput.Candidate] = []
+    let media: PeerMedia
+    private(set) var negotiation: Negotiation
+    let context: PeerContext
+    private var logger: Logger { context.logger }
     private(set) var localSummary: SDPSummary?
     private(set) var remoteSummary: SDPSummary?
-    var state: PeerConnectionState = .new
-    var offerSent = false
+
+    var liveness = Liveness()
+    /// Set while we check that the peer still has us, after our signalling socket was away.
+    var resync: ResyncCheck?
     /// This peer's video bitrate when it has its own encoder (`--encode per-peer`).
     var bitrate: BitrateController
     /// Totals at the previous `--stats` line, for rates.
     var lastStatistics: (time: ContinuousClock.Instant, bytesIn: Int, bytesOut: Int)?
-    /// Depayloaded video buffers received; the first one is the "first frame" status line.
-    let received: BufferCounter
-    let receivedAudio = BufferCounter()
-    /// How far behind the sender's camera the video we receive from this peer is.
-    let videoLag = SenderLag()
-    /// Every packet that came in from this peer, media or not: see ``Liveness``.
-    let arrived = BufferCounter()
-    private var countingArrivals = false
-    var liveness = Liveness()
-    /// Set while we check that the peer still has us, after our signalling socket was away.
-    var resync: ResyncCheck?
-    private let recorderStarted: @Sendable () -> Void
 
-    init(id: PeerID, serial: Int, role: Role, pipeline: Pipeline, configuration: GatewayConfiguration,
-         firstFrame: @escaping @Sendable () -> Void,
-         recorderStarted: @escaping @Sendable () -> Void,
-         events: @escaping @Sendable (WebRTCEvent) -> Void) throws(GatewayError) {
-        received = BufferCounter(onFirst: firstFrame)
-        self.recorderStarted = recorderStarted
+    var state: PeerConnectionState { negotiation.state }
+    var recordingPath: String? { media.recorder?.path }
+    var configuration: GatewayConfiguration { context.configuration }
+
+    private init(id: PeerID, serial: Int, role: Negotiation.Role, media: PeerMedia, context: PeerContext) {
         self.id = id
         self.serial = serial
-        self.role = role
-        self.pipeline = pipeline
-        self.configuration = configuration
-        bitrate = BitrateController(maximum: configuration.bitrate)
+        self.media = media
+        self.context = context
+        negotiation = Negotiation(role: role, me: context.configuration.id, peer: id, maxEarlyCandidates: context.configuration.maxEarlyCandidates)
+        bitrate = BitrateController(maximum: context.configuration.bitrate)
+    }
+
+    /// A connection to `id`, its bin in the pipeline and observed, not yet started.
+    static func make(id: PeerID, serial: Int, role: Negotiation.Role, context: PeerContext) async throws -> PeerSession {
+        let post = context.post
+        let media = try await PeerMedia.make(serial: serial, configuration: context.configuration, pipeline: context.pipeline) {
+            post(.peer(id, serial: serial, .firstFrame))
+        }
+        media.webrtc.observe { post(.peer(id, serial: serial, .webrtc($0))) }
+        context.logger.info("peer connecting", metadata: ["peer": "\(id)", "role": "\(role == .offerer ? "offer" : "answer")"])
+        return PeerSession(id: id, serial: serial, role: role, media: media, context: context)
+    }
+
+    // MARK: - Offering
+
+    /// Starts as the offerer: our branches, then the offer once they have caps.
+    func startOffering() async -> [Outcome] {
+        media.start()
+        let plan = MediaPlan.offer(configuration, sending: context.sending)
         do {
-            webrtc = try WebRTCBin(name: "peer\(serial)")
-            if let stun = configuration.stunServer { webrtc.set("stun-server", stun) }
-            for turn in configuration.turnServers { try webrtc.addTurnServer(turn) }
-            try webrtc.useLocalAddresses(configuration.iceAddresses)
-            if let ports = configuration.icePorts { webrtc.setPortRange(min: ports.lowerBound, max: ports.upperBound) }
+            try await build(plan)
         } catch {
-            throw GatewayError(error.message)
+            logger.error("cannot connect to peer", metadata: ["peer": "\(id)", "reason": "\(error)"])
+            return [.remove(reason: "failed")]
         }
-        webrtc.observe(events)
-        pipeline.add(webrtc)
+        var actions = negotiation.handle(.start(sends: plan.sends))
+        if plan.sends, media.sendersHaveCaps { actions += negotiation.handle(.sendersReady) }
+        return await perform(actions)
     }
 
-    /// Feeds this peer from a tee: leaky queue, `encoder` when the tee carries raw media
-    /// (`--encode per-peer`), the payloader, webrtcbin.
-    func attachSender(tee: Element, encoder: String?, payloader: String, caps: String) throws(GatewayError) {
-        do throws(GStreamerError) {
-            // Raw frames are big: a peer whose encoder falls behind skips frames rather than queue them.
-            let queue = "queue leaky=downstream max-size-buffers=\(encoder == nil ? 120 : 3) max-size-bytes=0 max-size-time=0"
-            let bin = try Bin.parse([queue, encoder, payloader].compactMap { $0 }.joined(separator: " ! "))
-            guard let rtpCaps = Caps(caps), let sink = bin.staticPad("sink"), let source = bin.staticPad("src") else {
-                throw GStreamerError("cannot make a sending branch for \(caps)")
-            }
-            let webrtcPad = try webrtc.requestSinkPad(caps: rtpCaps)
-            guard let teePad = tee.requestPad("src_%u") else {
-                webrtc.releaseRequestPad(webrtcPad)
-                throw GStreamerError("the encoder's tee gives no more branches")
-            }
-            pipeline.add(bin)
-            sendBranches.append(SendBranch(tee: tee, teePad: teePad, bin: bin, webrtcPad: webrtcPad))
-            try source.link(webrtcPad)
-            bin.syncStateWithParent()
-            try teePad.link(sink)
+    private func makeOffer(warning: String?) async -> [Outcome] {
+        if let warning { logger.warning("\(warning)", metadata: ["peer": "\(id)"]) }
+        do {
+            let offer = TransportWideCC.announced(in: try await media.webrtc.createOffer()) { _ in TransportWideCC.offeredID }
+            logger.trace("offer", metadata: ["peer": "\(id)", "sdp": "\(offer)"])
+            try await media.webrtc.setLocalDescription(.offer, offer)
+            localSummary = SDPSummary(offer)
+            context.send(Message(type: .sendOffer, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: .offer(offer)))
+            return []
         } catch {
-            throw GatewayError(error.message)
+            logger.error("cannot make an offer", metadata: ["peer": "\(id)", "reason": "\(error)"])
+            return [.remove(reason: "failed")]
         }
     }
 
-    /// Asks the encoder that feeds this peer for a keyframe (the shared one with `--encode once`).
-    func requestKeyframe() {
-        for branch in sendBranches where branch.webrtcPad.caps?.string("media") == "video" {
-            branch.bin.staticPad("src")?.requestKeyframe()
+    /// The peer's answer to our offer (checked by ``RemoteInput``).
+    func receiveAnswer(_ sdp: String, summary: SDPSummary) async -> [Outcome] {
+        await perform(negotiation.handle(.remoteAnswer), answer: (sdp, summary))
+    }
+
+    // MARK: - Answering
+
+    /// Starts as the answerer of `sdp` (checked by ``RemoteInput``): its description, our
+    /// branches for what it takes, our answer.
+    func answer(_ sdp: String, summary offer: SDPSummary) async -> [Outcome] {
+        media.start()
+        var outcomes: [Outcome] = []
+        do {
+            try await media.webrtc.setRemoteDescription(.offer, sdp)
+            remoteSummary = offer
+            outcomes += await perform(negotiation.handle(.remoteDescriptionSet))
+            let plan = MediaPlan.answer(to: offer, configuration, sending: context.sending)
+            for unsent in plan.unsent {
+                logger.warning("peer does not take our codec; sending it no \(unsent.kind.rawValue)", metadata: ["peer": "\(id)", "codec": "\(unsent.codec)"])
+            }
+            try await build(plan)
+            let answer = TransportWideCC.announced(in: try await media.webrtc.createAnswer()) {
+                offer.lines.indices.contains($0) ? offer.lines[$0].extensionID(TransportWideCC.uri) : nil
+            }
+            logger.trace("answer", metadata: ["peer": "\(id)", "sdp": "\(answer)"])
+            let frame = Message(type: .sendAnswer, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: .answer(answer))
+            let bytes = frame.jsonText().utf8.count
+            guard bytes <= RemoteInput.maxOutgoingFrameBytes else {
+                // Sent, it would cost us the socket: the server closes one that sends a frame over its limit.
+                logger.warning("cannot answer: the answer would be too big for the server", metadata: [
+                    "peer": "\(id)", "bytes": "\(bytes)", "limit": "\(RemoteInput.maxOutgoingFrameBytes)",
+                ])
+                return outcomes + [.remove(reason: "answer too big")]
+            }
+            try await media.webrtc.setLocalDescription(.answer, answer)
+            localSummary = SDPSummary(answer)
+            context.send(frame)
+            negotiation.answered()
+            return outcomes
+        } catch {
+            logger.error("cannot answer", metadata: ["peer": "\(id)", "reason": "\(error)"])
+            return outcomes + [.remove(reason: "failed")]
         }
     }
 
-    /// This peer's own video encoder (`--encode per-peer`).
-    var videoEncoder: Element? {
-        sendBranches.lazy.compactMap { $0.bin.element(named: SendGraph.videoEncoder) }.first
+    /// Another offer from the peer while this connection exists.
+    func receiveOffer() async -> [Outcome] {
+        await perform(negotiation.handle(.remoteOffer))
     }
 
-    /// Receives a kind this gateway does not send (in an offer, or matching an offered m-line).
-    func addReceiveOnly(caps: String) {
-        if let caps = Caps(caps) { webrtc.addTransceiver(.recvonly, caps: caps) }
+    // MARK: - Candidates and events
+
+    /// A candidate the peer trickled (checked on its own by ``RemoteInput``).
+    func receiveCandidate(_ candidate: RemoteInput.Candidate) async -> [Outcome] {
+        await perform(negotiation.handle(.candidate(candidate)))
     }
 
-    /// Whether this peer gets media from us.
-    var sends: Bool { !sendBranches.isEmpty }
-
-    /// Since when every sending branch has had caps: webrtcbin builds an offer's m-lines from
-    /// them, and takes them a moment after the pad has them.
-    var sendersReadySince: ContinuousClock.Instant? {
-        get {
-            if readySince == nil, sendBranches.allSatisfy({ $0.webrtcPad.hasCurrentCaps }) { readySince = .now }
-            return readySince
+    func handle(_ event: PeerEvent) async -> [Outcome] {
+        switch event {
+        case .webrtc(.negotiationNeeded):
+            // The offer waits for every sending pad's caps instead (``Negotiation``). webrtcbin
+            // asks earlier, and an offer made then lacks the senders' SSRCs: webrtcbin 1.22 on
+            // the answering side then cannot tell the streams apart and loses all but the first.
+            return []
+        case .webrtc(.iceCandidate(let mline, let candidate)):
+            logger.trace("local candidate", metadata: ["peer": "\(id)", "mline": "\(mline)", "candidate": "\(candidate)"])
+            let ice = IceCandidate(candidate: candidate, sdpMid: localSummary?.mid(ofLine: mline), sdpMLineIndex: mline)
+            context.send(Message(type: .newCandidate, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, ice: ice))
+            return []
+        case .webrtc(.incomingPad(let pad, let probe)):
+            await receive(pad, held: probe)
+            return []
+        case .webrtc(.connectionState(let new)):
+            if new != state { logger.info("peer \(new.rawValue)", metadata: ["peer": "\(id)"]) }
+            return await perform(negotiation.handle(.connectionState(new)))
+        case .capsChanged:
+            return media.sendersHaveCaps ? await perform(negotiation.handle(.sendersReady)) : []
+        case .timer(let timer):
+            return await perform(negotiation.handle(.timer(timer)))
+        case .firstFrame:
+            return []
+        case .recordingDue:
+            media.recorder?.endMissingStreams()
+            return []
+        case .statistics(let statistics, .report):
+            report(statistics)
+            return []
+        case .statistics(let statistics, .bitrate):
+            adaptBitrate(statistics)
+            return []
         }
     }
-    private var readySince: ContinuousClock.Instant?
 
-    func start() {
-        webrtc.syncStateWithParent()
+    private func receive(_ pad: Pad, held probe: Probe) async {
+        logger.debug("receiving", metadata: ["peer": "\(id)", "caps": "\(pad.caps?.description ?? "none")"])
+        let hadRecorder = media.recorder != nil
+        // The remote description says what the peer sends; the muxer needs all its pads before it starts.
+        let kinds = Set((remoteSummary?.lines ?? []).filter(\.sends).compactMap { MediaKind(rawValue: $0.kind) })
+        do {
+            try await media.receive(pad, held: probe, recording: configuration.recordDirectory.map { ($0, id, kinds) },
+                                    playAudio: configuration.playAudioDevice)
+        } catch {
+            logger.error("cannot receive media", metadata: ["peer": "\(id)", "reason": "\(error)"])
+        }
+        if !hadRecorder, media.recorder != nil {
+            let post = context.post
+            let (id, serial) = (id, serial)
+            context.children.after(.seconds(3)) { post(.peer(id, serial: serial, .recordingDue)) }
+        }
     }
 
-    /// Counts what arrives from now on; the transport it counts at exists once connecting.
-    func watchArrivals() {
-        if !countingArrivals { countingArrivals = webrtc.countArrivingPackets(into: arrived) }
-    }
+    // MARK: - Doing what the negotiation says
 
-    /// Sets the peer's description (checked by ``RemoteInput``), then the candidates that
-    /// came before it; returns why any of those were refused.
-    func setRemote(_ type: WebRTCBin.SDPType, _ sdp: String, summary: SDPSummary) async throws(GStreamerError) -> [RemoteInput.Refusal] {
-        try await webrtc.setRemoteDescription(type, sdp)
-        remoteSummary = summary
-        var refusals: [RemoteInput.Refusal] = []
-        for candidate in pendingCandidates {
-            do throws(RemoteInput.Refusal) {
-                try addRemoteCandidate(candidate)
-            } catch {
-                refusals.append(error)
+    private func perform(_ actions: [Negotiation.Action], answer: (sdp: String, summary: SDPSummary)? = nil) async -> [Outcome] {
+        var outcomes: [Outcome] = []
+        for action in actions {
+            switch action {
+            case .schedule(let timer, let delay):
+                let post = context.post
+                let (id, serial) = (id, serial)
+                context.children.after(delay) { post(.peer(id, serial: serial, .timer(timer))) }
+            case .makeOffer(let warning):
+                outcomes += await makeOffer(warning: warning)
+            case .applyAnswer:
+                guard let answer else { continue }
+                do {
+                    try await media.webrtc.setRemoteDescription(.answer, answer.sdp)
+                    remoteSummary = answer.summary
+                    outcomes += await perform(negotiation.handle(.remoteDescriptionSet))
+                } catch {
+                    logger.warning("answer refused", metadata: ["peer": "\(id)", "reason": "\(error)"])
+                }
+            case .addCandidates(let candidates):
+                for candidate in candidates {
+                    do throws(RemoteInput.Refusal) {
+                        try add(candidate)
+                    } catch {
+                        outcomes.append(.refused(type: "new_candidate", reason: error.description))
+                    }
+                }
+            case .refuse(let reason):
+                outcomes.append(.refused(type: "message", reason: reason))
+            case .answerInNewConnection:
+                outcomes.append(.answerInNewConnection)
+            case .connected:
+                media.requestKeyframe()
+                outcomes.append(.connected)
+            case .remove(let reason):
+                outcomes.append(.remove(reason: reason))
             }
         }
-        pendingCandidates.removeAll()
-        return refusals
+        return outcomes
     }
 
-    func setLocal(_ type: WebRTCBin.SDPType, _ sdp: String) async throws(GStreamerError) {
-        try await webrtc.setLocalDescription(type, sdp)
-        localSummary = SDPSummary(sdp)
-    }
-
-    var queuedCandidates: Int { pendingCandidates.count }
-
-    /// Candidates that arrive before the remote description wait for it, up to
-    /// `--max-early-candidates`: a peer that never sends one cannot grow the queue.
-    func addRemoteCandidate(_ candidate: RemoteInput.Candidate) throws(RemoteInput.Refusal) {
-        guard let remoteSummary else {
-            guard pendingCandidates.count < configuration.maxEarlyCandidates else {
-                throw RemoteInput.Refusal("more than \(configuration.maxEarlyCandidates) candidates before a description")
-            }
-            pendingCandidates.append(candidate)
-            return
-        }
+    private func add(_ candidate: RemoteInput.Candidate) throws(RemoteInput.Refusal) {
+        guard let remoteSummary else { throw RemoteInput.Refusal("a candidate before a description") }
         let mline = try RemoteInput.mline(of: candidate, in: remoteSummary)
-        guard webrtc.addIceCandidate(mline: mline, candidate.line) else {
+        guard media.webrtc.addIceCandidate(mline: mline, candidate.line) else {
             throw RemoteInput.Refusal("m-line \(mline) cannot be given to webrtcbin")
         }
     }
 
-    /// Links a pad of remote media to the recorder or a counting sink, then lets it flow.
-    func receive(_ pad: Pad, blockProbe: UInt, recordDirectory: String?, playAudio: String?) throws(GatewayError) {
-        defer {
-            pad.removeProbe(blockProbe)
-            // Ask the sender for a keyframe (a PLI) rather than wait for its next one.
-            if pad.caps?.string("media") == "video" { pad.requestKeyframe() }
-        }
-        guard let caps = pad.caps, let encoding = caps.string("encoding-name"),
-              let codec = ReceivedCodec(encodingName: encoding) else {
-            // Something we cannot unpack: let it run into a fakesink rather than stall webrtcbin.
-            try link(pad, to: "fakesink sync=false async=false")
-            return
-        }
-        let counter = codec.kind == .video ? received : receivedAudio
-        if codec.kind == .video { pad.measureSenderLag(into: videoLag) }
-        if let recordDirectory, !recordingStopped {
-            let recorder = try recorderFor(directory: recordDirectory)
-            // Leaky: while the muxer waits for the other stream's first buffer this one must not block webrtcbin.
-            let bin = try link(pad, to: "queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=3000000000 ! \(codec.depayloader) name=depay")
-            bin.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
-            guard let source = bin.staticPad("src") else { throw GatewayError("receiving branch has no output") }
-            try recorder.attach(source, kind: codec.kind)
-        } else if codec.kind == .audio, let device = playAudio {
-            let sink = "alsasink async=false" + (device.isEmpty ? "" : " device=\(SendGraph.quoted(device))")
-            let bin = try link(pad, to: "queue ! rtpopusdepay name=depay ! opusdec ! audioconvert ! audioresample ! \(sink)")
-            bin.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
-        } else {
-            let bin = try link(pad, to: "queue ! \(codec.depayloader) name=depay ! fakesink sync=false async=false")
-            bin.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
+    /// Adds the plan's branches and transceivers, in m-line order.
+    private func build(_ plan: MediaPlan) async throws {
+        let post = context.post
+        let (id, serial) = (id, serial)
+        for step in plan.steps {
+            switch step {
+            case .send(let sender):
+                guard let tee = context.tees[sender.kind] else { continue }
+                try await media.attach(sender, from: tee) { post(.peer(id, serial: serial, .capsChanged)) }
+            case .receiveOnly(let caps):
+                media.addReceiveOnly(caps: caps)
+            }
         }
     }
 
-    @discardableResult
-    private func link(_ pad: Pad, to description: String) throws(GatewayError) -> Bin {
-        do throws(GStreamerError) {
-            let bin = try Bin.parse(description)
-            pipeline.add(bin)
-            receiveBins.append(bin)
-            bin.syncStateWithParent()
-            guard let sink = bin.staticPad("sink") else { throw GStreamerError("receiving branch has no input") }
-            try pad.link(sink)
-            return bin
-        } catch {
-            throw GatewayError(error.message)
+    // MARK: - Liveness
+
+    /// Whether anything still comes from this peer; after our signalling was away, whether it
+    /// still has us. Returns whether to offer again (it closed its side).
+    func checkLiveness(now: ContinuousClock.Instant) -> Bool {
+        guard state == .connected else { return false }
+        media.watchArrivals()
+        switch liveness.update(arrived: media.arrived.value, now: now) {
+        case .stalled?:
+            logger.warning("peer stalled: nothing has come from it for \(Liveness.stallAfter.components.seconds) s", metadata: ["peer": "\(id)"])
+        case .resumed?:
+            logger.info("peer sending again", metadata: ["peer": "\(id)"])
+        case nil:
+            break
         }
-    }
-
-    /// Ends the recording's streams that have not started by now.
-    func endMissingRecordedStreams() {
-        recorder?.endMissingStreams()
-    }
-
-    private func recorderFor(directory: String) throws(GatewayError) -> Recorder {
-        if let recorder { return recorder }
-        // The remote description says what the peer sends; the muxer needs all its pads before it starts.
-        let kinds = Set((remoteSummary?.lines ?? []).filter(\.sends).compactMap { MediaKind(rawValue: $0.kind) })
-        let recorder = try Recorder(directory: directory, peerID: id, name: "recording\(serial)", kinds: kinds.isEmpty ? [.video, .audio] : kinds,
-                                    pipeline: pipeline)
-        self.recorder = recorder
-        recorderStarted()
-        return recorder
-    }
-
-    var recordingPath: String? { recorder?.path }
-
-    /// Whether `element`, a bus message's source, is part of this peer's recording.
-    func records(with element: String) -> Bool {
-        recorder?.elementNames.contains(element) == true || abandonedRecordingElements.contains(element)
-    }
-
-    /// Gives the recording up after a write failed, keeping the media flowing; returns its
-    /// file, which holds what was written. Nil when it was already given up.
-    func abandonRecording() -> String? {
-        guard let recorder else { return nil }
-        recorder.abandon()
-        abandonedRecordingElements.formUnion(recorder.elementNames)
-        self.recorder = nil
-        recordingStopped = true
-        return recorder.path
+        guard var check = resync else { return false }
+        let verdict = check.update(arrived: media.arrived.value, now: now)
+        resync = verdict == .waiting ? check : nil
+        guard verdict == .gone else { return false }
+        logger.warning("peer closed our connection while our signalling was away; offering again", metadata: ["peer": "\(id)"])
+        return true
     }
 
     /// Removes everything of this peer from the pipeline, finalising its recording.
-    /// Never call it from a GStreamer callback: setting a webrtcbin to NULL there deadlocks.
     func tearDown() async {
-        webrtc.stopObserving()
-        for branch in sendBranches {
-            await branch.teePad.unlinkWhenIdle()
-            branch.tee.releaseRequestPad(branch.teePad)
-        }
-        // End what we receive from its entry, so the recording's muxer sees every stream end
-        // and no streaming thread stays blocked in it when the elements stop.
-        for bin in receiveBins {
-            guard let sink = bin.staticPad("sink") else { continue }
-            sink.dropBuffers()
-            sink.sendEOS()
-        }
-        await recorder?.finish()
-        webrtc.setState(.null)
-        for bin in receiveBins + sendBranches.map(\.bin) {
-            bin.setState(.null)
-            pipeline.remove(bin)
-        }
-        pipeline.remove(webrtc)
-        sendBranches.removeAll()
-        receiveBins.removeAll()
-        recorder = nil
+        await media.tearDown()
     }
 }

@@ -2,58 +2,60 @@ import Foundation
 import GStreamer
 import MeshProtocol
 
-/// One Matroska file of what one remote participant sent during one connection:
-/// its streams as they came (no re-encoding), finalised by `finish()`.
+/// One Matroska file of what one remote participant sent during one connection: its
+/// streams as they came (no re-encoding), finalised by `finish()`. Its elements live in the
+/// peer's bin, named `recording_…`, so that a bus error says whose recording failed.
 final class Recorder {
+    /// The prefix of its elements' names inside the peer's bin.
+    static let elementPrefix = "recording_"
+
     let path: String
-    private let pipeline: Pipeline
+    private let bin: Bin
     private let muxer: Element
     private let sink: Element
     private var pads: [MediaKind: Pad] = [:]
     private var ended: Set<MediaKind> = []
+    /// Says when end-of-stream reached the file: watched from the start, so that an end that
+    /// comes quickly is never missed.
+    private let written = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
-    /// The names of its elements, which a bus message names as its source: unique per
-    /// recording, from `name`.
-    let elementNames: Set<String>
-
-    init(directory: String, peerID: PeerID, name: String, kinds: Set<MediaKind>, pipeline: Pipeline) throws(GatewayError) {
+    /// Adds the recording's elements to `bin`, or nothing when any step fails. `muxer` is
+    /// the factory; only a test gives another.
+    init(directory: String, peerID: PeerID, kinds: Set<MediaKind>, bin: Bin, muxer factory: String = "matroskamux") throws {
         path = Self.newPath(directory: directory, peerID: peerID)
-        self.pipeline = pipeline
-        elementNames = ["\(name)_mux", "\(name)_file"]
-        do {
-            muxer = try Element.make("matroskamux", name: "\(name)_mux")
-            sink = try Element.make("filesink", name: "\(name)_file")
-        } catch {
-            throw GatewayError(error.message)
-        }
+        self.bin = bin
+        muxer = try Element.make(factory, name: Self.elementPrefix + "mux")
+        sink = try Element.make("filesink", name: Self.elementPrefix + "file")
         // Streams start at zero however long the gateway ran before this peer came.
         muxer.set("offset-to-zero", true)
         sink.set("location", path)
         sink.set("async", false)
-        pipeline.add(muxer)
-        pipeline.add(sink)
+        bin.add(muxer)
+        bin.add(sink)
         do {
             try muxer.link(sink)
+            for kind in kinds.sorted(by: { $0.rawValue > $1.rawValue }) {
+                guard let pad = muxer.requestPad(kind == .video ? "video_%u" : "audio_%u") else {
+                    throw GatewayError("the recorder's \(factory) takes no \(kind.rawValue)")
+                }
+                pads[kind] = pad
+            }
         } catch {
-            throw GatewayError(error.message)
+            removeElements()
+            throw error
         }
-        for kind in kinds.sorted(by: { $0.rawValue > $1.rawValue }) {
-            pads[kind] = muxer.requestPad(kind == .video ? "video_%u" : "audio_%u")
-        }
+        let written = written.continuation
+        sink.staticPad("sink")?.onEOS { written.yield() }
         sink.syncStateWithParent()
         muxer.syncStateWithParent()
     }
 
     /// Links a depayloaded stream to the muxer pad of its kind.
-    func attach(_ source: Pad, kind: MediaKind) throws(GatewayError) {
+    func attach(_ source: Pad, kind: MediaKind) throws {
         guard let pad = pads[kind], pad.peer == nil, !ended.contains(kind) else {
             throw GatewayError("the recording of \(path) takes no more \(kind.rawValue)")
         }
-        do {
-            try source.link(pad)
-        } catch {
-            throw GatewayError(error.message)
-        }
+        try source.link(pad)
         // A write that fails (a full disk) must cost this recording, not the peer's media.
         source.containDownstreamErrors()
     }
@@ -79,10 +81,8 @@ final class Recorder {
     /// Waits (at most 5 s) until the file is written, then removes the elements. The caller
     /// has sent end-of-stream into the linked streams; kinds that never came are ended here.
     func finish() async {
-        let written = AsyncStream<Void>.makeStream()
-        sink.staticPad("sink")?.onEOS { written.continuation.yield() }
         endMissingStreams()
-        await withTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Void.self) { [written] group in
             group.addTask { for await _ in written.stream { return } }
             group.addTask { try? await Task.sleep(for: .seconds(5)) }
             await group.next()
@@ -95,7 +95,7 @@ final class Recorder {
     private func removeElements() {
         for element in [muxer, sink] {
             element.setState(.null)
-            pipeline.remove(element)
+            bin.remove(element)
         }
     }
 

@@ -11,6 +11,8 @@ final class SignallingClient: Sendable {
         case connected
         case text(String)
         case disconnected(reason: String)
+        /// The first attempt failed: the server is not there, and `run` has returned.
+        case unreachable(GatewayError)
     }
 
     private let url: String
@@ -28,15 +30,14 @@ final class SignallingClient: Sendable {
         _ = outbox.withLock { $0?.yield(text) }
     }
 
-    /// Connects again and again until cancelled, reporting to `events`. The outcome of
-    /// the first attempt goes to `firstConnection`; when it fails, `run` returns.
-    func run(events: @escaping @Sendable (Event) -> Void, firstConnection: @escaping @Sendable (Result<Void, GatewayError>) -> Void) async {
+    /// Connects again and again until cancelled, reporting to `events`. When the first
+    /// attempt fails, it reports `unreachable` and returns.
+    func run(events: @escaping @Sendable (Event) -> Void) async {
         let firstDelay = Duration.milliseconds(250)
         var delay = firstDelay
-        var reportedFirst = false
+        var attemptedBefore = false
         while !Task.isCancelled {
             let (stream, continuation) = AsyncStream.makeStream(of: String.self)
-            let isFirst = !reportedFirst
             var reason = "closed by the server"
             let attempt = ContinuousClock.now
             do {
@@ -46,7 +47,6 @@ final class SignallingClient: Sendable {
                     logger: logger
                 ) { inbound, outbound, _ in
                     self.outbox.withLock { $0 = continuation }
-                    if isFirst { firstConnection(.success(())) }
                     events(.connected)
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
@@ -76,11 +76,11 @@ final class SignallingClient: Sendable {
                 return current != nil
             }
             continuation.finish()
-            if !reportedFirst && !wasConnected {
-                firstConnection(.failure(GatewayError("cannot reach the signalling server at \(Redacted.url(url)): \(reason); check --server and that `meshgate serve` runs there")))
+            if !attemptedBefore && !wasConnected {
+                events(.unreachable(GatewayError("cannot reach the signalling server at \(Redacted.url(url)): \(reason); check --server and that `meshgate serve` runs there")))
                 return
             }
-            reportedFirst = true
+            attemptedBefore = true
             if wasConnected {
                 events(.disconnected(reason: reason))
                 // A server that takes the socket and then closes it (a refusal, a frame it

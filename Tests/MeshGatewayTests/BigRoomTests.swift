@@ -17,8 +17,8 @@ struct BigRoomTests {
                 _ = try await client.next(where: { $0.type == .sendOffer }, within: .seconds(30))
                 _ = try await client.next(where: { $0.type == .newCandidate }, within: .seconds(30))
             }
-            #expect(await gateway.snapshot().registered)
-            #expect(await gateway.snapshot().peers.count == 60)
+            #expect(try await gateway.snapshot().registered)
+            #expect(try await gateway.snapshot().peers.count == 60)
             for client in clients { await client.close() }
         }
     }

@@ -36,7 +36,7 @@ struct BrowserTests {
             let camera = try #require(report.local["video"])
             try await Task.sleep(for: .seconds(1.5))
             try await browser.close()
-            try await eventually("gw to see the browser leave") { await gateway.snapshot().peers.isEmpty ? true : nil }
+            try await eventually("gw to see the browser leave") { try await gateway.snapshot().peers.isEmpty ? true : nil }
             let path = try #require(gateway.recordings(of: "browser").first)
             let media = try await DecodedMedia.decode(path)
             #expect(media.videoFrames >= 5 && media.audioBuffers > 0, "\(path): \(media.videoFrames) frames, \(media.audioBuffers) audio buffers")
@@ -99,7 +99,7 @@ struct BrowserTests {
             try await gateway.waitForMedia(from: ["stay", "rejoin"])
 
             try await rejoin.close()
-            try await eventually("gw to see rejoin leave") { await gateway.snapshot().peers.map(\.id) == ["stay"] ? true : nil }
+            try await eventually("gw to see rejoin leave") { try await gateway.snapshot().peers.map(\.id) == ["stay"] ? true : nil }
             let before = try #require(stay.report).framesDecoded(from: "gw")
             try await stay.waitUntil("gw's video to keep coming and rejoin to be gone") { report in
                 report.framesDecoded(from: "gw") > before + 20 && report.peers["rejoin"] == nil && report.list.sorted() == ["gw", "stay"]
@@ -190,7 +190,7 @@ struct BrowserClientTests {
 
             try await page.evaluate("document.getElementById('leave').click()")
             try await browser.waitUntil("left") { !$0.joined && $0.peers.isEmpty && $0.socket == "closed" }
-            try await eventually("gw to see dora leave") { await gateway.snapshot().peers.isEmpty ? true : nil }
+            try await eventually("gw to see dora leave") { try await gateway.snapshot().peers.isEmpty ? true : nil }
             try await page.evaluate("document.querySelector('#join button').click()")
             try await browser.waitUntil("media from gw after joining again") { $0.receives(from: "gw") }
             try await gateway.waitForMedia(from: ["dora"])
@@ -213,7 +213,7 @@ struct BrowserClientTests {
             let report = try await browser.waitUntil("media from gw") { $0.receives(from: "gw") }
             #expect(report.list.sorted() == ["gw", "viewer"])
             try await gateway.waitForMedia(from: ["viewer"])
-            #expect(await lobby.snapshot().peers.isEmpty)
+            #expect(try await lobby.snapshot().peers.isEmpty)
 
             let stranger = try call.open(.chromium, id: "stranger", path: "/room/blue")
             try await stranger.waitUntil("to be refused, saying why") { report in
@@ -246,7 +246,7 @@ struct BrowserClientTests {
             #expect(report.local.isEmpty)
             #expect(report.problems.contains { $0.contains("need https://") })
             try await Task.sleep(for: .seconds(1))
-            let peer = try #require(await gateway.snapshot().peers.first { $0.id == "viewer" })
+            let peer = try #require(try await gateway.snapshot().peers.first { $0.id == "viewer" })
             #expect(peer.state == "connected" && peer.videoBuffers == 0 && peer.audioBuffers == 0)
         }
     }
@@ -293,6 +293,6 @@ struct BrowserClientTests {
 
 /// Video or audio buffers `gateway` has received from `peer`.
 private func received(_ kind: String, by gateway: TestGateway, from peer: String) async throws -> Int {
-    let entry = try #require(await gateway.snapshot().peers.first { $0.id == peer })
+    let entry = try #require(try await gateway.snapshot().peers.first { $0.id == peer })
     return kind == "video" ? entry.videoBuffers : entry.audioBuffers
 }

@@ -36,7 +36,7 @@ struct CallTests {
             try await recorder.waitForMedia(from: ["sender"])
             try await Task.sleep(for: .seconds(1.5))
             try await sender.leave()
-            try await eventually("the recording to be finalised") { await recorder.snapshot().peers.isEmpty ? true : nil }
+            try await eventually("the recording to be finalised") { try await recorder.snapshot().peers.isEmpty ? true : nil }
             try await expectRecording(recorder.recordings(of: "sender").first)
         }
     }
@@ -62,13 +62,13 @@ struct CallTests {
             let ann = try await call.join("ann")
             let ben = try await call.join("ben")
             try await ann.waitForMedia(from: ["ben"])
-            let withOnePeer = await ann.snapshot().pipelineElements
+            let withOnePeer = try await ann.snapshot().pipelineElements
             let cat = try await call.join("cat")
             try await ann.waitForMedia(from: ["ben", "cat"])
             try await Task.sleep(for: .seconds(1.5))
             try await cat.leave()
-            try await eventually("ann to drop cat") { await ann.snapshot().peers.map(\.id) == ["ben"] ? true : nil }
-            #expect(await ann.snapshot().pipelineElements == withOnePeer)
+            try await eventually("ann to drop cat") { try await ann.snapshot().peers.map(\.id) == ["ben"] ? true : nil }
+            #expect(try await ann.snapshot().pipelineElements == withOnePeer)
             let before = await ann.videoBuffers(from: "ben")
             try await eventually("more video from ben after cat left") { await ann.videoBuffers(from: "ben") > before + 10 ? true : nil }
             try await expectRecording(ann.recordings(of: "cat").first)
@@ -85,16 +85,16 @@ struct CallTests {
             let warmup = try await call.join("warmup", record: false)
             try await host.waitForMedia(from: ["warmup"])
             try await warmup.leave()
-            try await eventually("host to be alone") { await host.snapshot().peers.isEmpty ? true : nil }
-            let elements = await host.snapshot().pipelineElements
+            try await eventually("host to be alone") { try await host.snapshot().peers.isEmpty ? true : nil }
+            let elements = try await host.snapshot().pipelineElements
             let threads = threadCount()
             for cycle in 1...20 {
                 let guest = try await call.join("guest\(cycle)", record: false, receiveOnly)
                 try await guest.waitForMedia(from: ["host"])
                 try await guest.leave()
             }
-            try await eventually("host to be alone") { await host.snapshot().peers.isEmpty ? true : nil }
-            #expect(await host.snapshot().pipelineElements == elements)
+            try await eventually("host to be alone") { try await host.snapshot().peers.isEmpty ? true : nil }
+            #expect(try await host.snapshot().pipelineElements == elements)
             // GStreamer's thread pools may keep a few idle threads; a leak would be dozens.
             let after = try? await eventually("threads to wind down") { threadCount() <= threads + 4 ? true : nil }
             #expect(after != nil, "threads: \(threads) before, \(threadCount()) after")
@@ -128,7 +128,7 @@ struct CallTests {
             let joining = ContinuousClock.now
             let ben = try await call.join("ben")
             try await eventually("a keyframe from ann", within: .seconds(10)) {
-                await ben.snapshot().peers.first { $0.id == "ann" }?.decodableVideo == true ? true : nil
+                try await ben.snapshot().peers.first { $0.id == "ann" }?.decodableVideo == true ? true : nil
             }
             let elapsed = ContinuousClock.now - joining
             #expect(elapsed < .seconds(2), "first decodable frame after \(elapsed)")

@@ -98,7 +98,7 @@ struct CommandTests {
         try await guest.waitForMedia(from: ["host"])
         try await Task.sleep(for: .seconds(1))
         #expect(try await host.exitCode() == 0)
-        try await eventually("the host to leave the guest's view") { await guest.snapshot().peers.isEmpty ? true : nil }
+        try await eventually("the host to leave the guest's view") { try await guest.snapshot().peers.isEmpty ? true : nil }
         try await guest.leave()
         try await expectRecording(guest.recordings(of: "host").first)
     }

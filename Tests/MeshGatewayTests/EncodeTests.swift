@@ -17,7 +17,7 @@ struct EncodeTests {
             try await Task.sleep(for: .seconds(1.5))
             try await sender.leave()
             for recorder in [first, second] {
-                try await eventually("\(recorder.id)'s recording to be finalised") { await recorder.snapshot().peers.contains { $0.id == "sender" } ? nil : true }
+                try await eventually("\(recorder.id)'s recording to be finalised") { try await recorder.snapshot().peers.contains { $0.id == "sender" } ? nil : true }
                 try await expectRecording(recorder.recordings(of: "sender").first)
             }
         }

@@ -35,7 +35,7 @@ struct HostilePeerTests {
             // More than the gateway queues, fewer than the server's burst lets through.
             attacker.floodEarlyCandidates(150)
             try await eventually("the early candidates to be queued, up to the limit") {
-                await sender.snapshot().peers.first { $0.id == "attacker" }?.queuedCandidates == 64 ? true : nil
+                try await sender.snapshot().peers.first { $0.id == "attacker" }?.queuedCandidates == 64 ? true : nil
             }
 
             // From its answer on, candidates go straight to webrtcbin.
@@ -48,7 +48,7 @@ struct HostilePeerTests {
             // None of it got an answer, or cost the attacker's session.
             let types = attacker.client.pending.compactMap { try? Message.decode($0).type }
             #expect(!types.contains(.sendAnswer))
-            let snapshot = await sender.snapshot()
+            let snapshot = try await sender.snapshot()
             #expect(snapshot.peers.map(\.id) == ["attacker", "receiver"])
             #expect(snapshot.registered)
             await attacker.client.close()
@@ -78,7 +78,7 @@ struct HostilePeerTests {
             second.send(Message(type: .sendOffer, id: "b-second", targetId: "gateway", username: "b", sdp: .offer(HostilePeer.validOffer)))
             let types = try await second.expectNothing(for: .seconds(2)).compactMap { try? Message.decode($0).type }
             #expect(!types.contains(.sendOffer) && !types.contains(.sendAnswer))
-            let peers = await gateway.snapshot().peers.map(\.id)
+            let peers = try await gateway.snapshot().peers.map(\.id)
             #expect(peers == ["a-first"])
             await first.close()
             await second.close()

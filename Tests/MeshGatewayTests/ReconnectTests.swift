@@ -18,7 +18,7 @@ struct ReconnectTests {
             try await peer.waitForMedia(from: ["host"])
 
             try await first.stop()
-            try await eventually("host to notice the server is gone") { await host.snapshot().registered ? nil : true }
+            try await eventually("host to notice the server is gone") { try await host.snapshot().registered ? nil : true }
             let before = await peer.videoBuffers(from: "host")
             try await eventually("video to go on flowing without the server") {
                 await peer.videoBuffers(from: "host") > before + 10 ? true : nil
@@ -26,15 +26,15 @@ struct ReconnectTests {
 
             let restarted = try await TestServer.start(port: port)
             second = restarted
-            try await eventually("host to register again", within: .seconds(20)) { await host.snapshot().registered ? true : nil }
+            try await eventually("host to register again", within: .seconds(20)) { try await host.snapshot().registered ? true : nil }
             let newcomer = try await TestGateway.join(restarted.url, id: "newcomer", receiveOnly)
             gateways.append(newcomer)
             try await newcomer.waitForMedia(from: ["host"])
             try await Task.sleep(for: .seconds(1.5))
             // The peer that was connected before stays connected: its session was kept, so its
             // count of frames from the host went on from before the restart.
-            #expect(await host.snapshot().peers.map(\.id) == ["newcomer", "peer"])
-            #expect(await peer.snapshot().peers.first { $0.id == "host" }?.state == "connected")
+            #expect(try await host.snapshot().peers.map(\.id) == ["newcomer", "peer"])
+            #expect(try await peer.snapshot().peers.first { $0.id == "host" }?.state == "connected")
             #expect(await peer.videoBuffers(from: "host") > before + 10)
         } catch {
             for gateway in gateways { try? await gateway.leave() }
@@ -58,7 +58,7 @@ struct ReconnectTests {
             try await receiver.waitForMedia(from: ["sender"])
             sender.signal(SIGSTOP)
             try await eventually("the room to learn the sender left", within: .seconds(10)) {
-                await receiver.snapshot().peers.isEmpty ? true : nil
+                try await receiver.snapshot().peers.isEmpty ? true : nil
             }
             sender.signal(SIGCONT)
             try await eventually("video from the sender again", within: .seconds(20)) {
@@ -97,12 +97,12 @@ struct ReconnectTests {
             try await call.stopServer()
             sender.signal(SIGSTOP)
             try await eventually("the sender to show as stalled", within: .seconds(15)) {
-                await receiver.snapshot().peers.first { $0.id == "sender" }?.stalled == true ? true : nil
+                try await receiver.snapshot().peers.first { $0.id == "sender" }?.stalled == true ? true : nil
             }
-            #expect(await receiver.snapshot().peers.first { $0.id == "sender" }?.state == "connected")
+            #expect(try await receiver.snapshot().peers.first { $0.id == "sender" }?.state == "connected")
             sender.signal(SIGCONT)
             try await eventually("the sender to send again", within: .seconds(15)) {
-                await receiver.snapshot().peers.first { $0.id == "sender" }?.stalled == false ? true : nil
+                try await receiver.snapshot().peers.first { $0.id == "sender" }?.stalled == false ? true : nil
             }
         }
     }

@@ -18,7 +18,7 @@ struct SourceTests {
             try await recorder.waitForMedia(from: ["clip"])
             #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
             #expect(sender.stderr.contains("file started") && sender.stderr.contains("the source ended"), "stderr: \(sender.stderr)")
-            try await eventually("the recording to be finalised") { await recorder.snapshot().peers.isEmpty ? true : nil }
+            try await eventually("the recording to be finalised") { try await recorder.snapshot().peers.isEmpty ? true : nil }
             // 30 frames in the clip; the first ones pass before the keyframe the recorder asks for.
             try await expectRecording(recorder.recordings(of: "clip").first, frames: 24)
         }
@@ -81,7 +81,7 @@ struct SourceTests {
                 throw Timeout(description: "\(error); sender's stderr: \(sender.stderr)")
             }
             try await eventually("audio from the ALSA PCM") {
-                await recorder.snapshot().peers.first { $0.id == "clip" }.map { $0.audioBuffers > 50 ? true : nil } ?? nil
+                try await recorder.snapshot().peers.first { $0.id == "clip" }.map { $0.audioBuffers > 50 ? true : nil } ?? nil
             }
             try await stop(sender, expectingARecordingBy: recorder)
         }
@@ -133,7 +133,7 @@ struct SourceTests {
     private func stop(_ sender: MeshgateProcess, expectingARecordingBy recorder: TestGateway) async throws {
         sender.signal(SIGTERM)
         #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
-        try await eventually("the recording to be finalised") { await recorder.snapshot().peers.isEmpty ? true : nil }
+        try await eventually("the recording to be finalised") { try await recorder.snapshot().peers.isEmpty ? true : nil }
         try await expectRecording(recorder.recordings(of: "clip").first)
     }
 

@@ -17,7 +17,7 @@ struct DecodedMedia {
                 + "d. ! video/x-raw ! videoconvert ! fakesink name=video sync=false async=false "
                 + "d. ! audio/x-raw ! audioconvert ! fakesink name=audio sync=false async=false")
         let failure = Mutex<String?>(nil)
-        pipeline.onBusMessage { message in
+        let bus = pipeline.subscribeToBus { message in
             if case .error(_, let text, _) = message { failure.withLock { $0 = text } }
         }
         let video = BufferCounter(), audio = BufferCounter()
@@ -36,7 +36,7 @@ struct DecodedMedia {
         }
         let caps = videoSink?.caps
         pipeline.setState(.null)
-        pipeline.removeBusHandler()
+        withExtendedLifetime(bus) {}
         if let error = failure.withLock({ $0 }) { throw Timeout(description: "\(path) does not play: \(error)") }
         return DecodedMedia(videoFrames: video.value, width: caps?.int("width"), height: caps?.int("height"), audioBuffers: audio.value)
     }

@@ -47,33 +47,41 @@ final class TestGateway: Sendable {
         }
         let joined = TestGateway(id: id, gateway: gateway, recordDirectory: configuration.recordDirectory, task: task)
         try await eventually("\(id) to register", within: .seconds(20)) { () async throws -> Bool? in
-            if task.isCancelled { return nil }
-            return await gateway.snapshot().registered ? true : nil
+            guard let snapshot = await gateway.snapshot() else {
+                // It stopped: its error says why, at once.
+                try await task.value
+                throw Timeout(description: "gateway \(id) stopped before it registered")
+            }
+            return snapshot.registered ? true : nil
         }
         return joined
     }
 
-    func snapshot() async -> GatewaySnapshot { await gateway.snapshot() }
+    /// The gateway's state now; throws once it has stopped.
+    func snapshot() async throws -> GatewaySnapshot {
+        guard let snapshot = await gateway.snapshot() else { throw Timeout(description: "gateway \(id) has stopped") }
+        return snapshot
+    }
 
     /// Waits until decodable video, and audio unless `audio` is false, from each of `ids` has arrived.
     func waitForMedia(from ids: [String], audio: Bool = true, within limit: Duration = .seconds(20)) async throws {
         do {
-            try await eventually("\(id) to receive from \(ids)", within: limit) { () async -> Bool? in
-                let peers = await gateway.snapshot().peers
+            try await eventually("\(id) to receive from \(ids)", within: limit) { () async throws -> Bool? in
+                let peers = try await snapshot().peers
                 let receiving = ids.allSatisfy { id in
                     peers.contains { $0.id == id && $0.decodableVideo && (!audio || $0.audioBuffers > 0) }
                 }
                 return receiving ? true : nil
             }
         } catch {
-            let peers = await gateway.snapshot().peers.map { "\($0.id) \($0.state) video \($0.videoBuffers) audio \($0.audioBuffers)" }
+            let peers = try await snapshot().peers.map { "\($0.id) \($0.state) video \($0.videoBuffers) audio \($0.audioBuffers)" }
             throw Timeout(description: "\(error); \(id) has: \(peers.joined(separator: ", "))")
         }
     }
 
     /// The video buffers received from `peer` so far.
     func videoBuffers(from peer: String) async -> Int {
-        await gateway.snapshot().peers.first { $0.id == peer }?.videoBuffers ?? 0
+        (try? await snapshot().peers.first { $0.id == peer }?.videoBuffers) ?? 0
     }
 
     /// Leaves the call (close_connection, recordings finalised) and waits until it has.

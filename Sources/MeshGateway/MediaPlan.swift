@@ -1,0 +1,93 @@
+/// What one peer connection sends and receives, chosen from our configuration and, when
+/// answering, from the peer's offer: its branches in m-line order. Pure, so the codec
+/// choice is tested without GStreamer (`MediaPlanTests`).
+struct MediaPlan: Equatable {
+    /// A branch from one of the shared tees to the peer: queue, `encoder` (only with
+    /// `--encode per-peer`), payloader, into a webrtcbin pad of `caps`.
+    struct Sender: Equatable {
+        let kind: MediaKind
+        let encoder: String?
+        let payloader: String
+        let caps: String
+    }
+
+    enum Step: Equatable {
+        case send(Sender)
+        /// A transceiver that only receives, for these codecs (one or more caps structures).
+        case receiveOnly(caps: String)
+    }
+
+    /// A kind the peer would take from us, but not in our codec: it is sent none.
+    struct Unsent: Equatable {
+        let kind: MediaKind
+        let codec: String
+    }
+
+    private(set) var steps: [Step] = []
+    private(set) var unsent: [Unsent] = []
+
+    var sends: Bool { steps.contains { if case .send = $0 { true } else { false } } }
+
+    /// Our offer: each kind we send, in our codec; each kind we do not, received in any codec we take.
+    static func offer(_ configuration: GatewayConfiguration, sending kinds: Set<MediaKind>) -> MediaPlan {
+        var plan = MediaPlan()
+        let codec = configuration.videoCodec
+        if kinds.contains(.video) {
+            let pt = codec.offeredPayloadType
+            let profile = VideoCodec.h264ProfileLevelID(width: configuration.width, height: configuration.height, fps: configuration.fps)
+            plan.steps.append(.send(Sender(kind: .video, encoder: encoder(.video, configuration), payloader: codec.payloader(pt: pt),
+                                           caps: codec.rtpCaps(pt: pt, profileLevelID: profile))))
+        } else {
+            plan.steps.append(.receiveOnly(caps: VideoCodec.allCases.map { $0.rtpCaps(pt: $0.offeredPayloadType) }.joined(separator: ";")))
+        }
+        if kinds.contains(.audio) {
+            plan.steps.append(.send(Sender(kind: .audio, encoder: encoder(.audio, configuration), payloader: Opus.payloader(pt: Opus.offeredPayloadType),
+                                           caps: Opus.rtpCaps(pt: Opus.offeredPayloadType))))
+        } else {
+            plan.steps.append(.receiveOnly(caps: Opus.rtpCaps(pt: Opus.offeredPayloadType)))
+        }
+        return plan
+    }
+
+    /// Our answer to `offer`, line by line: we send a kind on a line that takes it in our
+    /// codec, with the offer's payload type (and H.264 profile); every other line receives
+    /// what we can record, if anything.
+    static func answer(to offer: SDPSummary, _ configuration: GatewayConfiguration, sending kinds: Set<MediaKind>) -> MediaPlan {
+        var plan = MediaPlan()
+        let codec = configuration.videoCodec
+        for line in offer.lines {
+            guard let kind = MediaKind(rawValue: line.kind) else { continue }
+            let name = kind == .video ? codec.encodingName : Opus.encodingName
+            let sends = kinds.contains(kind) && line.receives
+            if sends, let offered = offer.codec(name, kind: kind) {
+                let pt = offered.payloadType
+                plan.steps.append(.send(kind == .video
+                    ? Sender(kind: .video, encoder: encoder(.video, configuration), payloader: codec.payloader(pt: pt),
+                             caps: codec.rtpCaps(pt: pt, profileLevelID: offered.parameter("profile-level-id") ?? "42e01f"))
+                    : Sender(kind: .audio, encoder: encoder(.audio, configuration), payloader: Opus.payloader(pt: pt), caps: Opus.rtpCaps(pt: pt))))
+                continue
+            }
+            if sends { plan.unsent.append(Unsent(kind: kind, codec: name)) }
+            if let caps = receivableCaps(of: line) { plan.steps.append(.receiveOnly(caps: caps)) }
+        }
+        return plan
+    }
+
+    /// The encoder of a peer's own sending branch with `--encode per-peer`; nil when the
+    /// shared encoder before the tee does it.
+    private static func encoder(_ kind: MediaKind, _ configuration: GatewayConfiguration) -> String? {
+        guard configuration.encode == .perPeer else { return nil }
+        return kind == .video
+            ? configuration.videoCodec.encoder(name: SendGraph.videoEncoder, bitrate: configuration.bitrate, fps: configuration.fps)
+            : Opus.encoder(name: SendGraph.audioEncoder)
+    }
+
+    /// The codecs of an offered m-line that MeshGate can record, with the offer's payload types.
+    private static func receivableCaps(of line: SDPSummary.MediaLine) -> String? {
+        let structures = line.codecs.filter { ReceivedCodec.names.contains($0.encodingName) }.map { codec in
+            let rate = line.kind == "audio" ? 48000 : 90000
+            return "application/x-rtp,media=\(line.kind),encoding-name=\(codec.encodingName),payload=\(codec.payloadType),clock-rate=\(rate)"
+        }
+        return structures.isEmpty ? nil : structures.joined(separator: ";")
+    }
+}

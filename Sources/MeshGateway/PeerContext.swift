@@ -1,0 +1,43 @@
+import GStreamer
+import Logging
+import MeshProtocol
+
+/// What every peer session shares with the gateway: set once when the gateway starts.
+struct PeerContext {
+    let configuration: GatewayConfiguration
+    let logger: Logger
+    let pipeline: Pipeline
+    /// The shared encoders' tees, by the kind they carry; a kind we do not send has none.
+    let tees: [MediaKind: Element]
+    let signalling: SignallingClient
+    let post: @Sendable (Gateway.Event) -> Void
+    let children: ChildTasks
+
+    var sending: Set<MediaKind> { Set(tees.keys) }
+
+    func send(_ message: Message) {
+        signalling.send(message.jsonText())
+    }
+}
+
+/// What happens to one peer connection, from GStreamer's threads and from timers; each is
+/// posted with the connection's serial, so that an event of a connection already replaced
+/// is dropped.
+enum PeerEvent: Sendable {
+    case webrtc(WebRTCEvent)
+    /// Every sending branch may have caps now.
+    case capsChanged
+    case timer(Negotiation.Timer)
+    case firstFrame
+    /// Time for the recording's streams to have started.
+    case recordingDue
+    case statistics(Statistics?, for: StatisticsUse)
+}
+
+/// Why statistics were asked for.
+enum StatisticsUse: Sendable {
+    /// A `--stats` line.
+    case report
+    /// Adapting the peer's own video bitrate (`--encode per-peer`).
+    case bitrate
+}
