@@ -82,7 +82,7 @@ private let busHandler: @convention(c) (UnsafeMutablePointer<GstBus>?, UnsafeMut
         gst_message_unref(message)
         return GST_BUS_DROP
     }
-    let source = mg_message_source(message).flatMap { consume(gst_object_get_path_string($0)) } ?? "/"
+    let source = mg_message_source(message).map(path(of:)) ?? "/"
     switch mg_message_type(message) {
     case GST_MESSAGE_ERROR:
         var error: UnsafeMutablePointer<GError>?
@@ -107,4 +107,17 @@ private let busHandler: @convention(c) (UnsafeMutablePointer<GstBus>?, UnsafeMut
     // its threads, say) alive with it.
     gst_message_unref(message)
     return GST_BUS_DROP
+}
+
+/// The names from the top bin down to `object`, as `/meshgate/peer3/recording_file`
+/// (gst_object_get_path_string puts each type name in front as well).
+private func path(of object: UnsafeMutablePointer<GstObject>) -> String {
+    var names: [String] = []
+    var current: UnsafeMutablePointer<GstObject>? = mg_object_ref(object)
+    while let node = current {
+        names.append(String(cString: mg_object_name(node)))
+        current = gst_object_get_parent(node)
+        mg_object_unref(node)
+    }
+    return "/" + names.reversed().joined(separator: "/")
 }

@@ -346,7 +346,7 @@ final class GatewayLoop {
             if let serial = PeerMedia.serial(inPath: source) {
                 guard let session = peers.values.first(where: { $0.serial == serial }) else { return }
                 if PeerMedia.isRecording(source) {
-                    guard let path = session.media.abandonRecording() else { return }
+                    guard let path = await session.media.abandonRecording() else { return }
                     logger.error("recording stopped: it cannot be written; the call goes on, the file keeps what was written", metadata: [
                         "peer": "\(session.id)", "file": "\(path)", "reason": "\(text)",
                     ])

@@ -144,9 +144,7 @@ final class PeerMedia {
         if codec.kind == .video { pad.measureSenderLag(into: videoLag) }
         let branch: Bin
         if let recording, !recordingStopped {
-            let recorder = try recorder ?? Recorder(directory: recording.directory, peerID: recording.peer,
-                                                   kinds: recording.kinds.isEmpty ? [.video, .audio] : recording.kinds, bin: bin)
-            self.recorder = recorder
+            let recorder = try await recorderFor(recording)
             // Leaky: while the muxer waits for the other stream's first buffer this one must not block webrtcbin.
             branch = try await link(pad, to: "queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=3000000000 ! \(codec.depayloader) name=depay")
             guard let source = branch.staticPad("src") else { throw GatewayError("receiving branch has no output") }
@@ -158,6 +156,14 @@ final class PeerMedia {
             branch = try await link(pad, to: "queue ! \(codec.depayloader) name=depay ! fakesink sync=false async=false")
         }
         branch.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
+    }
+
+    private func recorderFor(_ recording: (directory: String, peer: PeerID, kinds: Set<MediaKind>)) async throws -> Recorder {
+        if let recorder { return recorder }
+        let made = try await Recorder.make(directory: recording.directory, peerID: recording.peer,
+                                           kinds: recording.kinds.isEmpty ? [.video, .audio] : recording.kinds, bin: bin)
+        recorder = made
+        return made
     }
 
     @discardableResult
@@ -178,9 +184,9 @@ final class PeerMedia {
 
     /// Gives the recording up after a write failed, keeping the media flowing; returns its
     /// file, which holds what was written. Nil when it was already given up.
-    func abandonRecording() -> String? {
+    func abandonRecording() async -> String? {
         guard let recorder else { return nil }
-        recorder.abandon()
+        await recorder.abandon()
         self.recorder = nil
         recordingStopped = true
         return recorder.path

@@ -19,13 +19,21 @@ final class Recorder {
     /// comes quickly is never missed.
     private let written = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
-    /// Adds the recording's elements to `bin`, or nothing when any step fails. `muxer` is
-    /// the factory; only a test gives another.
-    init(directory: String, peerID: PeerID, kinds: Set<MediaKind>, bin: Bin, muxer factory: String = "matroskamux") throws {
+    /// Adds a recording's elements to `bin`, or nothing when any step fails. `muxer` is the
+    /// factory; only a test gives another.
+    static func make(directory: String, peerID: PeerID, kinds: Set<MediaKind>, bin: Bin, muxer factory: String = "matroskamux") async throws -> Recorder {
+        // Making elements can load their plugins: not on the loop's thread.
+        let (muxer, sink) = try await GStreamer.blocking { () throws -> (Element, Element) in
+            (try Element.make(factory, name: elementPrefix + "mux"), try Element.make("filesink", name: elementPrefix + "file"))
+        }
+        return try Recorder(directory: directory, peerID: peerID, kinds: kinds, bin: bin, muxer: muxer, sink: sink)
+    }
+
+    private init(directory: String, peerID: PeerID, kinds: Set<MediaKind>, bin: Bin, muxer: Element, sink: Element) throws {
         path = Self.newPath(directory: directory, peerID: peerID)
         self.bin = bin
-        muxer = try Element.make(factory, name: Self.elementPrefix + "mux")
-        sink = try Element.make("filesink", name: Self.elementPrefix + "file")
+        self.muxer = muxer
+        self.sink = sink
         // Streams start at zero however long the gateway ran before this peer came.
         muxer.set("offset-to-zero", true)
         sink.set("location", path)
@@ -36,12 +44,14 @@ final class Recorder {
             try muxer.link(sink)
             for kind in kinds.sorted(by: { $0.rawValue > $1.rawValue }) {
                 guard let pad = muxer.requestPad(kind == .video ? "video_%u" : "audio_%u") else {
-                    throw GatewayError("the recorder's \(factory) takes no \(kind.rawValue)")
+                    throw GatewayError("the recorder's muxer takes no \(kind.rawValue)")
                 }
                 pads[kind] = pad
             }
         } catch {
-            removeElements()
+            // Never started: nothing to stop.
+            bin.remove(muxer)
+            bin.remove(sink)
             throw error
         }
         let written = written.continuation
@@ -62,11 +72,11 @@ final class Recorder {
 
     /// Stops after a write failed: the streams are cut off here and the elements removed;
     /// the file keeps what was written (Matroska plays up to where it stops).
-    func abandon() {
+    func abandon() async {
         for pad in pads.values {
             if let source = pad.peer { source.unlink(pad) }
         }
-        removeElements()
+        await removeElements()
     }
 
     /// Ends the streams that have not come (a peer may announce audio and send none): the
@@ -89,13 +99,16 @@ final class Recorder {
             group.cancelAll()
         }
         written.continuation.finish()
-        removeElements()
+        await removeElements()
     }
 
-    private func removeElements() {
-        for element in [muxer, sink] {
-            element.setState(.null)
-            bin.remove(element)
+    private func removeElements() async {
+        let (bin, elements) = (bin, [muxer, sink])
+        await GStreamer.blocking {
+            for element in elements {
+                element.setState(.null)
+                bin.remove(element)
+            }
         }
     }
 

@@ -37,8 +37,12 @@ struct RecordingFaultTests {
             let recorder = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "recorder", "--video", "none", "--audio", "none",
                                                 "--record", directory, "--ice-address", "127.0.0.1", "--stats", "0.5"])
             defer { recorder.signal(SIGKILL) }
-            try await eventually("the disk to fill and the recording to stop", within: .seconds(30)) {
-                recorder.stderr.contains("recording stopped") ? true : nil
+            do {
+                try await eventually("the disk to fill and the recording to stop", within: .seconds(30)) {
+                    recorder.stderr.contains("recording stopped") ? true : nil
+                }
+            } catch {
+                throw Timeout(description: "\(error); log: \(recorder.stderr.suffix(3000))")
             }
             let line = recorder.stderr.split(separator: "\n").first { $0.contains("recording stopped") } ?? ""
             #expect(line.contains("error") && line.contains("peer=sender") && line.contains(directory), "\(line)")

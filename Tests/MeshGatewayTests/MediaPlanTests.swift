@@ -1,0 +1,52 @@
+@testable import MeshGateway
+import Testing
+
+/// Which branches a peer connection gets, from our configuration and the peer's offer.
+struct MediaPlanTests {
+    static func configuration(_ codec: VideoCodec = .vp8, encode: EncodeMode = .once) -> GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        configuration.videoCodec = codec
+        configuration.encode = encode
+        return configuration
+    }
+
+    @Test func anOfferSendsEachKindWeHaveAndReceivesTheOthers() {
+        let plan = MediaPlan.offer(Self.configuration(), sending: [.audio])
+        #expect(plan.steps.count == 2)
+        guard case .receiveOnly(let video) = plan.steps.first, case .send(let audio) = plan.steps.last else {
+            Issue.record("expected video received, audio sent: \(plan.steps)")
+            return
+        }
+        #expect(video.contains("encoding-name=VP8") && video.contains("encoding-name=H264"))
+        #expect(audio.kind == .audio && audio.encoder == nil && audio.caps.contains("payload=111"))
+    }
+
+    @Test func anAnswerTakesTheOffersPayloadTypesInItsLineOrder() {
+        let offer = SDPSummary(SDPTests.browserOffer)
+        let plan = MediaPlan.answer(to: offer, Self.configuration(), sending: [.video, .audio])
+        let sent = plan.steps.compactMap { if case .send(let sender) = $0 { sender } else { nil } }
+        #expect(sent.map(\.kind) == offer.lines.compactMap { MediaKind(rawValue: $0.kind) })
+        for sender in sent {
+            let name = sender.kind == .video ? "VP8" : "OPUS"
+            let pt = offer.codec(name, kind: sender.kind)?.payloadType
+            #expect(sender.caps.contains("payload=\(pt ?? -1),"))
+        }
+        #expect(plan.unsent.isEmpty)
+    }
+
+    @Test func aPeerWithoutOurVideoCodecIsSentNoVideoAndSaidSo() {
+        let vp8Only = SDPTests.browserOffer.split(separator: "\r\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("H264") }.joined(separator: "\r\n")
+        let offer = SDPSummary(vp8Only)
+        let plan = MediaPlan.answer(to: offer, Self.configuration(.h264), sending: [.video, .audio])
+        #expect(plan.unsent == [.init(kind: .video, codec: "H264")])
+        #expect(plan.steps.contains { if case .receiveOnly(let caps) = $0 { caps.contains("VP8") } else { false } })
+    }
+
+    @Test func perPeerEncodingPutsAnEncoderInEachBranch() {
+        let plan = MediaPlan.offer(Self.configuration(encode: .perPeer), sending: [.video, .audio])
+        let encoders = plan.steps.compactMap { if case .send(let sender) = $0 { sender.encoder } else { nil } }
+        #expect(encoders.count == 2)
+        #expect(encoders.first?.hasPrefix("vp8enc name=video_encoder") == true)
+    }
+}
