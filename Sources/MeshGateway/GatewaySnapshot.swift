@@ -19,6 +19,6 @@ public struct GatewaySnapshot: Sendable {
 
     public let registered: Bool
     public let peers: [Peer]
-    /// Direct children of the pipeline: grows by a fixed set per peer and shrinks back when it leaves.
+    /// Direct children of the pipeline: the sending half, and one bin per peer, gone when it leaves.
     public let pipelineElements: Int
 }

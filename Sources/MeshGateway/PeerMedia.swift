@@ -70,8 +70,10 @@ final class PeerMedia {
     /// Plays the bin before any branch links to it: a webrtcbin still in NULL answers the
     /// first buffers with FLUSHING, which stops the branch's queue for good and, through the
     /// tee, the shared encoder and the source for every peer.
-    func start() {
-        bin.syncStateWithParent()
+    func start() async {
+        // Starting a webrtcbin starts its threads: not on the loop's.
+        let bin = bin
+        await GStreamer.blocking { bin.syncStateWithParent() }
     }
 
     /// Feeds this peer from `tee`: leaky queue, the sender's encoder when the tee carries raw

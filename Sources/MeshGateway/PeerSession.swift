@@ -65,7 +65,7 @@ final class PeerSession {
 
     /// Starts as the offerer: our branches, then the offer once they have caps.
     func startOffering() async -> [Outcome] {
-        media.start()
+        await media.start()
         let plan = MediaPlan.offer(configuration, sending: context.sending)
         do {
             try await build(plan)
@@ -103,7 +103,7 @@ final class PeerSession {
     /// Starts as the answerer of `sdp` (checked by ``RemoteInput``): its description, our
     /// branches for what it takes, our answer.
     func answer(_ sdp: String, summary offer: SDPSummary) async -> [Outcome] {
-        media.start()
+        await media.start()
         var outcomes: [Outcome] = []
         do {
             try await media.webrtc.setRemoteDescription(.offer, sdp)
