@@ -7,24 +7,21 @@ import MeshProtocol
 /// the room's membership. Peers negotiate in ``PeerSession``; the shared media is
 /// ``SendingMedia``'s. Everything here runs on the one task of `run()`.
 final class GatewayLoop {
-    private let gateway: Gateway
+    let gateway: Gateway
     private let configuration: GatewayConfiguration
-    private let logger: Logger
-    private let media: SendingMedia
+    let logger: Logger
+    let media: SendingMedia
     private let signalling: SignallingClient
     private let context: PeerContext
-    private var membership: Membership
-    private var peers: [PeerID: PeerSession] = [:]
+    var membership: Membership
+    var peers: [PeerID: PeerSession] = [:]
     private var nextSerial = 1
     /// When this gateway last sent `new_user`: a newcomer's first frames are counted from it.
-    private var joinedAt: ContinuousClock.Instant?
-    private var failure: GatewayError?
-    private var refusals = RefusalLog()
-    private var serverRefusals = RefusalLog()
-    /// How often each peer may make us answer: every answer costs a new webrtcbin.
-    private var offerAllowances: [PeerID: TokenBucket] = [:]
+    var joinedAt: ContinuousClock.Instant?
+    var failure: GatewayError?
+    private var refusals: Refusals
     /// When to give freed memory back to the system, after peers left.
-    private var memoryReturnDue: ContinuousClock.Instant?
+    var memoryReturnDue: ContinuousClock.Instant?
 
     init(gateway: Gateway) throws(GatewayError) {
         self.gateway = gateway
@@ -33,6 +30,7 @@ final class GatewayLoop {
         media = try SendingMedia(configuration, logger: logger)
         signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
+        refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)
         let post = gateway.post
         context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, tees: media.tees,
                               signalling: signalling, post: { post.yield($0) }, children: gateway.children)
@@ -148,7 +146,7 @@ final class GatewayLoop {
             await apply(membership.handle(.closeConnection(id), peers: peerView))
         case .error?:
             let code = message.code.flatMap(ProtocolError.Code.init(rawValue:))
-            logServerRefusal(code, message.message ?? "")
+            refusals.byServer(code, message.message ?? "")
             await apply(membership.handle(.refused(code, message.message ?? ""), peers: peerView))
         case .sendOffer?, .sendAnswer?, .newCandidate?:
             guard message.targetId == configuration.id, let id = message.id, id != configuration.id else { return }
@@ -165,8 +163,8 @@ final class GatewayLoop {
             case .sendOffer?:
                 guard let sdp = message.sdp else { return }
                 let summary = try RemoteInput.check(description: sdp, expected: "offer")
-                guard admits(id) else { return }
-                try takeOfferAllowance(of: id)
+                guard membership.admits(id, peers: peerView) else { return refusals.overCapacity(id) }
+                try refusals.takeOfferAllowance(of: id, peers: peers.keys)
                 if let session = peers[id] {
                     let outcomes = await session.receiveOffer()
                     await apply(outcomes, of: session)
@@ -185,7 +183,7 @@ final class GatewayLoop {
                 return
             }
         } catch {
-            refuse(id, message.type?.rawValue ?? "message", error.description)
+            refusals.peerMessage(from: id, type: message.type?.rawValue ?? "message", reason: error.description)
         }
     }
 
@@ -203,7 +201,7 @@ final class GatewayLoop {
             case .offer(let id):
                 await offer(to: id)
             case .overCapacity(let id):
-                logOverCapacity(id)
+                refusals.overCapacity(id)
             case .remove(let id, let reason):
                 await removePeer(id, reason: reason)
             case .checkStillThere(let ids):
@@ -221,7 +219,7 @@ final class GatewayLoop {
         for outcome in outcomes {
             switch outcome {
             case .refused(let type, let reason):
-                refuse(session.id, type, reason)
+                refusals.peerMessage(from: session.id, type: type, reason: reason)
             case .answerInNewConnection:
                 // The caller answers the offer once this connection is gone.
                 await removePeer(session.id, reason: "offered again", ifSerial: session.serial)
@@ -253,7 +251,7 @@ final class GatewayLoop {
         }
     }
 
-    private func offer(to id: PeerID) async {
+    func offer(to id: PeerID) async {
         await removePeer(id, reason: "reconnecting")
         guard let session = await newSession(for: id, role: .offerer) else { return }
         await apply(await session.startOffering(), of: session)
@@ -287,136 +285,6 @@ final class GatewayLoop {
         // Let the close_connection frame go out before the socket closes.
         try? await Task.sleep(for: .milliseconds(100))
         signalling.close()
-    }
-
-    // MARK: - Limits and refusals
-
-    /// Whether another peer fits under `--max-peers`; says so in the log when it does not.
-    private func admits(_ id: PeerID) -> Bool {
-        guard membership.admits(id, peers: peerView) else {
-            logOverCapacity(id)
-            return false
-        }
-        return true
-    }
-
-    private func logOverCapacity(_ id: PeerID) {
-        guard case .log(let unlogged) = refusals.note(id) else { return }
-        var metadata: Logger.Metadata = ["peer": "\(id)", "max_peers": "\(configuration.maxPeers)"]
-        if unlogged > 0 { metadata["unlogged_before"] = "\(unlogged)" }
-        logger.error("refused a peer: this gateway has as many peers as --max-peers allows", metadata: metadata)
-    }
-
-    /// A peer may offer a few times at once (a browser that rejoins), then once per 5 s.
-    private func takeOfferAllowance(of id: PeerID) throws(RemoteInput.Refusal) {
-        let now = ContinuousClock.now
-        if offerAllowances[id] == nil, offerAllowances.count >= 2 * configuration.maxPeers {
-            offerAllowances = offerAllowances.filter { peers[$0.key] != nil }
-        }
-        var allowance = offerAllowances[id] ?? TokenBucket(rate: 0.2, burst: 4, now: now)
-        defer { offerAllowances[id] = allowance }
-        guard allowance.take(at: now) else { throw RemoteInput.Refusal("offers faster than one per 5 s") }
-    }
-
-    /// Logs a refused message of a peer, at most one line per peer per interval.
-    private func refuse(_ id: PeerID, _ type: String, _ reason: String) {
-        guard case .log(let unlogged) = refusals.note(id) else { return }
-        var metadata: Logger.Metadata = ["peer": "\(id)", "type": "\(type)", "reason": "\(reason)"]
-        if unlogged > 0 { metadata["unlogged_before"] = "\(unlogged)" }
-        logger.warning("ignored a peer's message", metadata: metadata)
-    }
-
-    /// The server refused something we sent: one line per interval (a rate-limited gateway
-    /// gets one refusal per frame).
-    private func logServerRefusal(_ code: ProtocolError.Code?, _ text: String) {
-        guard case .log(let unlogged) = serverRefusals.note("") else { return }
-        var metadata: Logger.Metadata = ["code": "\(code?.rawValue ?? "")", "message": "\(text)"]
-        if unlogged > 0 { metadata["unlogged_before"] = "\(unlogged)" }
-        logger.warning("server refused a message", metadata: metadata)
-    }
-
-    // MARK: - The bus
-
-    /// An error belongs to the bin it comes from: a peer's recording gives up, anything else
-    /// of a peer is logged, and one in the sending half ends the call.
-    private func handle(_ message: BusMessage) async {
-        switch message {
-        case .error(let source, let text, let debug):
-            logger.debug("pipeline error detail", metadata: ["source": "\(source)", "debug": "\(debug ?? "")"])
-            if let serial = PeerMedia.serial(inPath: source) {
-                guard let session = peers.values.first(where: { $0.serial == serial }) else { return }
-                if PeerMedia.isRecording(source) {
-                    guard let path = await session.media.abandonRecording() else { return }
-                    logger.error("recording stopped: it cannot be written; the call goes on, the file keeps what was written", metadata: [
-                        "peer": "\(session.id)", "file": "\(path)", "reason": "\(text)",
-                    ])
-                } else {
-                    logger.warning("pipeline error", metadata: ["peer": "\(session.id)", "source": "\(source)", "reason": "\(text)"])
-                }
-            } else {
-                // "Internal data stream error" says nothing; the flow return behind it does.
-                let reason = debug?.split(separator: "\n").last { $0.contains("reason ") }.map { "; \($0)" } ?? ""
-                let element = source.split(separator: "/").last.map(String.init) ?? source
-                failure = GatewayError("the media source failed: \(text) (element \(element)\(reason))")
-            }
-        case .warning(let source, let text):
-            logger.debug("pipeline warning", metadata: ["source": "\(source)", "reason": "\(text)"])
-        case .endOfStream:
-            break
-        case .segmentDone:
-            media.segmentDone()
-        }
-    }
-
-    // MARK: - Status, statistics, liveness
-
-    private func logFirstFrame(_ session: PeerSession) {
-        let now = ContinuousClock.now
-        var metadata: Logger.Metadata = ["peer": "\(session.id)", "after_ms": "\((now - session.started).milliseconds)"]
-        // For a peer met by joining, the wait a user sees: from our new_user to a decodable frame.
-        if session.negotiation.role == .offerer, let joinedAt { metadata["since_join_ms"] = "\((now - joinedAt).milliseconds)" }
-        logger.info("first frame", metadata: metadata)
-    }
-
-    private func snapshot() -> GatewaySnapshot {
-        GatewaySnapshot(
-            registered: membership.registered,
-            peers: peers.values.sorted { $0.id < $1.id }.map {
-                .init(id: $0.id, state: $0.state.rawValue, videoBuffers: $0.media.received.value, audioBuffers: $0.media.receivedAudio.value,
-                      decodableVideo: $0.media.received.sawKeyframe, recording: $0.recordingPath,
-                      stalled: $0.state == .connected && $0.liveness.stalled, queuedCandidates: $0.negotiation.pendingCandidates.count)
-            },
-            pipelineElements: media.pipeline.childCount
-        )
-    }
-
-    /// Asks every peer's webrtcbin for statistics in a child task, so that signalling goes on
-    /// while webrtcbin answers (in up to 5 s each); each reply comes back as a peer event.
-    private func startStatisticsRound(for use: StatisticsUse) {
-        let targets = peers.values.sorted { $0.id < $1.id }
-            .filter { use == .report || ($0.state == .connected && $0.media.videoEncoder != nil) }
-            .map { (id: $0.id, serial: $0.serial, webrtc: $0.media.webrtc) }
-        let post = gateway.post
-        gateway.children.spawn {
-            for target in targets {
-                let statistics = await target.webrtc.statistics()
-                post.yield(.peer(target.id, serial: target.serial, .statistics(statistics, for: use)))
-            }
-            post.yield(.statisticsDone(use))
-        }
-    }
-
-    /// Marks peers from which nothing comes as stalled, and offers again to those that closed
-    /// their side while our signalling socket was away, so that media resumes on its own.
-    private func checkLiveness() async {
-        let now = ContinuousClock.now
-        for session in peers.values.sorted(by: { $0.id < $1.id }) where session.checkLiveness(now: now) {
-            await offer(to: session.id)
-        }
-        if let due = memoryReturnDue, due <= now {
-            memoryReturnDue = nil
-            GStreamer.returnFreedMemory()
-        }
     }
 }
 

@@ -1,0 +1,34 @@
+import GStreamer
+
+extension GatewayLoop {
+    /// An error belongs to the bin it comes from: a peer's recording gives up, anything else
+    /// of a peer is logged, and one in the sending half ends the call.
+    func handle(_ message: BusMessage) async {
+        switch message {
+        case .error(let source, let text, let debug):
+            logger.debug("pipeline error detail", metadata: ["source": "\(source)", "debug": "\(debug ?? "")"])
+            if let serial = PeerMedia.serial(inPath: source) {
+                guard let session = peers.values.first(where: { $0.serial == serial }) else { return }
+                if PeerMedia.isRecording(source) {
+                    guard let path = await session.media.abandonRecording() else { return }
+                    logger.error("recording stopped: it cannot be written; the call goes on, the file keeps what was written", metadata: [
+                        "peer": "\(session.id)", "file": "\(path)", "reason": "\(text)",
+                    ])
+                } else {
+                    logger.warning("pipeline error", metadata: ["peer": "\(session.id)", "source": "\(source)", "reason": "\(text)"])
+                }
+            } else {
+                // "Internal data stream error" says nothing; the flow return behind it does.
+                let reason = debug?.split(separator: "\n").last { $0.contains("reason ") }.map { "; \($0)" } ?? ""
+                let element = source.split(separator: "/").last.map(String.init) ?? source
+                failure = GatewayError("the media source failed: \(text) (element \(element)\(reason))")
+            }
+        case .warning(let source, let text):
+            logger.debug("pipeline warning", metadata: ["source": "\(source)", "reason": "\(text)"])
+        case .endOfStream:
+            break
+        case .segmentDone:
+            media.segmentDone()
+        }
+    }
+}

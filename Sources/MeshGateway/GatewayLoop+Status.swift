@@ -1,0 +1,54 @@
+import GStreamer
+import Logging
+
+/// What the loop reports and watches: status for `snapshot()`, statistics, liveness.
+extension GatewayLoop {
+    func logFirstFrame(_ session: PeerSession) {
+        let now = ContinuousClock.now
+        var metadata: Logger.Metadata = ["peer": "\(session.id)", "after_ms": "\((now - session.started).milliseconds)"]
+        // For a peer met by joining, the wait a user sees: from our new_user to a decodable frame.
+        if session.negotiation.role == .offerer, let joinedAt { metadata["since_join_ms"] = "\((now - joinedAt).milliseconds)" }
+        logger.info("first frame", metadata: metadata)
+    }
+
+    func snapshot() -> GatewaySnapshot {
+        GatewaySnapshot(
+            registered: membership.registered,
+            peers: peers.values.sorted { $0.id < $1.id }.map {
+                .init(id: $0.id, state: $0.state.rawValue, videoBuffers: $0.media.received.value, audioBuffers: $0.media.receivedAudio.value,
+                      decodableVideo: $0.media.received.sawKeyframe, recording: $0.recordingPath,
+                      stalled: $0.state == .connected && $0.liveness.stalled, queuedCandidates: $0.negotiation.pendingCandidates.count)
+            },
+            pipelineElements: media.pipeline.childCount
+        )
+    }
+
+    /// Asks every peer's webrtcbin for statistics in a child task, so that signalling goes on
+    /// while webrtcbin answers (in up to 5 s each); each reply comes back as a peer event.
+    func startStatisticsRound(for use: StatisticsUse) {
+        let targets = peers.values.sorted { $0.id < $1.id }
+            .filter { use == .report || ($0.state == .connected && $0.media.videoEncoder != nil) }
+            .map { (id: $0.id, serial: $0.serial, webrtc: $0.media.webrtc) }
+        let post = gateway.post
+        gateway.children.spawn {
+            for target in targets {
+                let statistics = await target.webrtc.statistics()
+                post.yield(.peer(target.id, serial: target.serial, .statistics(statistics, for: use)))
+            }
+            post.yield(.statisticsDone(use))
+        }
+    }
+
+    /// Marks peers from which nothing comes as stalled, and offers again to those that closed
+    /// their side while our signalling socket was away, so that media resumes on its own.
+    func checkLiveness() async {
+        let now = ContinuousClock.now
+        for session in peers.values.sorted(by: { $0.id < $1.id }) where session.checkLiveness(now: now) {
+            await offer(to: session.id)
+        }
+        if let due = memoryReturnDue, due <= now {
+            memoryReturnDue = nil
+            GStreamer.returnFreedMemory()
+        }
+    }
+}
