@@ -20,7 +20,7 @@ public class Element: @unchecked Sendable {
     }
 
     /// A new element from a factory; fails with the plugin to install when it is missing.
-    public static func make(_ factory: String, name: String? = nil) throws(GStreamerError) -> Element {
+    public static func make(_ factory: String, name: String? = nil) throws -> Element {
         guard let element = gst_element_factory_make(factory, name) else {
             throw GStreamerError("GStreamer element '\(factory)' is missing: install its plugin package (scripts/setup installs them all)")
         }
@@ -66,7 +66,7 @@ public class Element: @unchecked Sendable {
         return UnsafeMutableRawPointer(instance.pointee.g_class).assumingMemoryBound(to: GstElementClass.self)
     }
 
-    public func link(_ next: Element) throws(GStreamerError) {
+    public func link(_ next: Element) throws {
         guard gst_element_link(pointer, next.pointer) != 0 else {
             throw GStreamerError("cannot link \(name) to \(next.name)")
         }
@@ -118,7 +118,7 @@ public class Bin: Element, @unchecked Sendable {
 
     /// Builds a bin from a gst-launch description; unlinked pads become ghost pads. A
     /// missing element is an error naming it, never a bin with a piece left out.
-    public static func parse(_ description: String, name: String? = nil) throws(GStreamerError) -> Bin {
+    public static func parse(_ description: String, name: String? = nil) throws -> Bin {
         let element = try parsed { error in
             gst_parse_bin_from_description(description, 1, &error).map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: GstElement.self) }
         }
@@ -129,7 +129,7 @@ public class Bin: Element, @unchecked Sendable {
 
     /// Runs a gst-launch parse and refuses a partial result: gst_parse gives what it could
     /// build along with the error when an element is missing.
-    static func parsed(_ parse: (inout UnsafeMutablePointer<GError>?) -> UnsafeMutablePointer<GstElement>?) throws(GStreamerError) -> UnsafeMutablePointer<GstElement> {
+    static func parsed(_ parse: (inout UnsafeMutablePointer<GError>?) -> UnsafeMutablePointer<GstElement>?) throws -> UnsafeMutablePointer<GstElement> {
         var error: UnsafeMutablePointer<GError>?
         let element = parse(&error)
         if let error {
@@ -145,7 +145,7 @@ public class Bin: Element, @unchecked Sendable {
     /// Adds a pad on this bin that stands for `target`, a pad of an element inside, so that
     /// what is outside links to the bin as a whole.
     @discardableResult
-    public func addGhostPad(named name: String, for target: Pad) throws(GStreamerError) -> Pad {
+    public func addGhostPad(named name: String, for target: Pad) throws -> Pad {
         guard let ghost = gst_ghost_pad_new(name, target.pointer) else {
             throw GStreamerError("cannot make pad \(name) of \(self.name)")
         }

@@ -39,7 +39,7 @@ public final class Pad: @unchecked Sendable {
 
     public var peer: Pad? { gst_pad_get_peer(pointer).map(Pad.init(adopting:)) }
 
-    public func link(_ sink: Pad) throws(GStreamerError) {
+    public func link(_ sink: Pad) throws {
         let result = gst_pad_link(pointer, sink.pointer)
         guard result == GST_PAD_LINK_OK else {
             throw GStreamerError("cannot link pad \(name) to \(sink.name): \(String(cString: gst_pad_link_get_name(result)))")

@@ -15,7 +15,7 @@ public enum BusMessage: Sendable {
 /// thread; the handler should only hand them on.
 public final class Pipeline: Bin, @unchecked Sendable {
     /// Builds a pipeline from a gst-launch description; a missing element is an error naming it.
-    public static func parse(_ description: String) throws(GStreamerError) -> Pipeline {
+    public static func parse(_ description: String) throws -> Pipeline {
         let element = try parsed { gst_parse_launch(description, &$0) }
         guard isPipeline(element) else {
             // A one-element description gives that element, not a pipeline.

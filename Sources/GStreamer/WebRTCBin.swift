@@ -40,7 +40,7 @@ public enum TransceiverDirection: Sendable {
 public final class WebRTCBin: Element, @unchecked Sendable {
     private var handlers: [gulong] = []
 
-    public convenience init(name: String) throws(GStreamerError) {
+    public convenience init(name: String) throws {
         guard let element = gst_element_factory_make("webrtcbin", name) else {
             throw GStreamerError("GStreamer element 'webrtcbin' is missing: install gstreamer1.0-plugins-bad and gstreamer1.0-nice")
         }
@@ -74,7 +74,7 @@ public final class WebRTCBin: Element, @unchecked Sendable {
     }
 
     /// Restricts ICE to these local addresses (libnice never offers loopback by itself).
-    public func useLocalAddresses(_ addresses: [String]) throws(GStreamerError) {
+    public func useLocalAddresses(_ addresses: [String]) throws {
         for address in addresses where mg_webrtc_add_local_address(pointer, address) == 0 {
             throw GStreamerError("ICE cannot use local address \(address)")
         }
@@ -84,7 +84,7 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         mg_webrtc_set_ice_port_range(pointer, guint(min), guint(max))
     }
 
-    public func addTurnServer(_ url: String) throws(GStreamerError) {
+    public func addTurnServer(_ url: String) throws {
         guard mg_webrtc_add_turn_server(pointer, url) != 0 else {
             throw GStreamerError("webrtcbin refused a TURN server (\(url.split(separator: "@").last ?? "")): use turn://USER:PASSWORD@HOST:PORT")
         }
@@ -101,7 +101,7 @@ public final class WebRTCBin: Element, @unchecked Sendable {
     /// Requests a sink pad for RTP of `caps` and pins its transceiver to those codecs, so
     /// offers and answers carry every field of `caps` (H.264's profile, say) even while
     /// the payloader has not yet put them on its own caps.
-    public func requestSinkPad(caps: Caps) throws(GStreamerError) -> Pad {
+    public func requestSinkPad(caps: Caps) throws -> Pad {
         guard let pad = requestPad("sink_%u", caps: caps) else {
             throw GStreamerError("webrtcbin has no m-line for \(caps)")
         }
@@ -112,19 +112,19 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         return pad
     }
 
-    public func createOffer() async throws(GStreamerError) -> String {
+    public func createOffer() async throws -> String {
         try description(from: await awaitPromise { mg_webrtc_create_offer(pointer, $0) }, field: "offer")
     }
 
-    public func createAnswer() async throws(GStreamerError) -> String {
+    public func createAnswer() async throws -> String {
         try description(from: await awaitPromise { mg_webrtc_create_answer(pointer, $0) }, field: "answer")
     }
 
-    public func setLocalDescription(_ type: SDPType, _ sdp: String) async throws(GStreamerError) {
+    public func setLocalDescription(_ type: SDPType, _ sdp: String) async throws {
         try await setDescription(local: true, type, sdp)
     }
 
-    public func setRemoteDescription(_ type: SDPType, _ sdp: String) async throws(GStreamerError) {
+    public func setRemoteDescription(_ type: SDPType, _ sdp: String) async throws {
         try await setDescription(local: false, type, sdp)
     }
 
@@ -162,7 +162,7 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         }
     }
 
-    private func setDescription(local: Bool, _ type: SDPType, _ sdp: String) async throws(GStreamerError) {
+    private func setDescription(local: Bool, _ type: SDPType, _ sdp: String) async throws {
         guard let description = mg_description_from_text(type.raw, sdp) else {
             throw GStreamerError("the \(type) is not valid SDP")
         }
@@ -172,7 +172,7 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         if case .replied(let reply) = result, let error = reply.errorText { throw GStreamerError(error) }
     }
 
-    private func description(from result: PromiseResult, field: String) throws(GStreamerError) -> String {
+    private func description(from result: PromiseResult, field: String) throws -> String {
         if let failure = result.failure("create an \(field)") { throw failure }
         guard case .replied(let reply) = result else { throw GStreamerError("webrtcbin gave no \(field)") }
         if let error = reply.errorText { throw GStreamerError(error) }

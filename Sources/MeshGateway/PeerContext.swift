@@ -18,6 +18,12 @@ struct PeerContext {
     func send(_ message: Message) {
         signalling.send(message.jsonText())
     }
+
+    /// Posts events of the connection `serial` to `id`, from any thread.
+    func poster(for id: PeerID, serial: Int) -> @Sendable (PeerEvent) -> Void {
+        let post = post
+        return { post(.peer(id, serial: serial, $0)) }
+    }
 }
 
 /// What happens to one peer connection, from GStreamer's threads and from timers; each is

@@ -52,11 +52,9 @@ final class PeerSession {
 
     /// A connection to `id`, its bin in the pipeline and observed, not yet started.
     static func make(id: PeerID, serial: Int, role: Negotiation.Role, context: PeerContext) async throws -> PeerSession {
-        let post = context.post
-        let media = try await PeerMedia.make(serial: serial, configuration: context.configuration, pipeline: context.pipeline) {
-            post(.peer(id, serial: serial, .firstFrame))
-        }
-        media.webrtc.observe { post(.peer(id, serial: serial, .webrtc($0))) }
+        let post = context.poster(for: id, serial: serial)
+        let media = try await PeerMedia.make(serial: serial, configuration: context.configuration, pipeline: context.pipeline) { post(.firstFrame) }
+        media.webrtc.observe { post(.webrtc($0)) }
         context.logger.info("peer connecting", metadata: ["peer": "\(id)", "role": "\(role == .offerer ? "offer" : "answer")"])
         return PeerSession(id: id, serial: serial, role: role, media: media, context: context)
     }
@@ -85,7 +83,7 @@ final class PeerSession {
             logger.trace("offer", metadata: ["peer": "\(id)", "sdp": "\(offer)"])
             try await media.webrtc.setLocalDescription(.offer, offer)
             localSummary = SDPSummary(offer)
-            context.send(Message(type: .sendOffer, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: .offer(offer)))
+            context.send(message(.sendOffer, sdp: .offer(offer)))
             return []
         } catch {
             logger.error("cannot make an offer", metadata: ["peer": "\(id)", "reason": "\(error)"])
@@ -95,7 +93,7 @@ final class PeerSession {
 
     /// The peer's answer to our offer (checked by ``RemoteInput``).
     func receiveAnswer(_ sdp: String, summary: SDPSummary) async -> [Outcome] {
-        await perform(negotiation.handle(.remoteAnswer), answer: (sdp, summary))
+        await perform(negotiation.handle(.remoteAnswer), answer: (sdp, summary), refusing: .sendAnswer)
     }
 
     // MARK: - Answering
@@ -118,7 +116,7 @@ final class PeerSession {
                 offer.lines.indices.contains($0) ? offer.lines[$0].extensionID(TransportWideCC.uri) : nil
             }
             logger.trace("answer", metadata: ["peer": "\(id)", "sdp": "\(answer)"])
-            let frame = Message(type: .sendAnswer, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: .answer(answer))
+            let frame = message(.sendAnswer, sdp: .answer(answer))
             let bytes = frame.jsonText().utf8.count
             guard bytes <= RemoteInput.maxOutgoingFrameBytes else {
                 // Sent, it would cost us the socket: the server closes one that sends a frame over its limit.
@@ -140,14 +138,14 @@ final class PeerSession {
 
     /// Another offer from the peer while this connection exists.
     func receiveOffer() async -> [Outcome] {
-        await perform(negotiation.handle(.remoteOffer))
+        await perform(negotiation.handle(.remoteOffer), refusing: .sendOffer)
     }
 
     // MARK: - Candidates and events
 
     /// A candidate the peer trickled (checked on its own by ``RemoteInput``).
     func receiveCandidate(_ candidate: RemoteInput.Candidate) async -> [Outcome] {
-        await perform(negotiation.handle(.candidate(candidate)))
+        await perform(negotiation.handle(.candidate(candidate)), refusing: .newCandidate)
     }
 
     func handle(_ event: PeerEvent) async -> [Outcome] {
@@ -160,7 +158,7 @@ final class PeerSession {
         case .webrtc(.iceCandidate(let mline, let candidate)):
             logger.trace("local candidate", metadata: ["peer": "\(id)", "mline": "\(mline)", "candidate": "\(candidate)"])
             let ice = IceCandidate(candidate: candidate, sdpMid: localSummary?.mid(ofLine: mline), sdpMLineIndex: mline)
-            context.send(Message(type: .newCandidate, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, ice: ice))
+            context.send(message(.newCandidate, ice: ice))
             return []
         case .webrtc(.incomingPad(let pad, let probe)):
             await receive(pad, held: probe)
@@ -198,22 +196,22 @@ final class PeerSession {
             logger.error("cannot receive media", metadata: ["peer": "\(id)", "reason": "\(error)"])
         }
         if !hadRecorder, media.recorder != nil {
-            let post = context.post
-            let (id, serial) = (id, serial)
-            context.children.after(.seconds(3)) { post(.peer(id, serial: serial, .recordingDue)) }
+            let post = context.poster(for: id, serial: serial)
+            context.children.after(.seconds(3)) { post(.recordingDue) }
         }
     }
 
     // MARK: - Doing what the negotiation says
 
-    private func perform(_ actions: [Negotiation.Action], answer: (sdp: String, summary: SDPSummary)? = nil) async -> [Outcome] {
+    /// Does what the negotiation says; a refusal is of a message of type `refusing`.
+    private func perform(_ actions: [Negotiation.Action], answer: (sdp: String, summary: SDPSummary)? = nil,
+                         refusing type: MessageType? = nil) async -> [Outcome] {
         var outcomes: [Outcome] = []
         for action in actions {
             switch action {
             case .schedule(let timer, let delay):
-                let post = context.post
-                let (id, serial) = (id, serial)
-                context.children.after(delay) { post(.peer(id, serial: serial, .timer(timer))) }
+                let post = context.poster(for: id, serial: serial)
+                context.children.after(delay) { post(.timer(timer)) }
             case .makeOffer(let warning):
                 outcomes += await makeOffer(warning: warning)
             case .applyAnswer:
@@ -230,11 +228,11 @@ final class PeerSession {
                     do throws(RemoteInput.Refusal) {
                         try add(candidate)
                     } catch {
-                        outcomes.append(.refused(type: "new_candidate", reason: error.description))
+                        outcomes.append(.refused(type: MessageType.newCandidate.rawValue, reason: error.description))
                     }
                 }
             case .refuse(let reason):
-                outcomes.append(.refused(type: "message", reason: reason))
+                outcomes.append(.refused(type: type?.rawValue ?? "message", reason: reason))
             case .answerInNewConnection:
                 outcomes.append(.answerInNewConnection)
             case .connected:
@@ -247,6 +245,11 @@ final class PeerSession {
         return outcomes
     }
 
+    /// A message from us to this peer.
+    private func message(_ type: MessageType, sdp: SessionDescription? = nil, ice: IceCandidate? = nil) -> Message {
+        Message(type: type, id: configuration.id, targetId: id, username: configuration.name ?? configuration.id, sdp: sdp, ice: ice)
+    }
+
     private func add(_ candidate: RemoteInput.Candidate) throws(RemoteInput.Refusal) {
         guard let remoteSummary else { throw RemoteInput.Refusal("a candidate before a description") }
         let mline = try RemoteInput.mline(of: candidate, in: remoteSummary)
@@ -257,13 +260,12 @@ final class PeerSession {
 
     /// Adds the plan's branches and transceivers, in m-line order.
     private func build(_ plan: MediaPlan) async throws {
-        let post = context.post
-        let (id, serial) = (id, serial)
+        let post = context.poster(for: id, serial: serial)
         for step in plan.steps {
             switch step {
             case .send(let sender):
                 guard let tee = context.tees[sender.kind] else { continue }
-                try await media.attach(sender, from: tee) { post(.peer(id, serial: serial, .capsChanged)) }
+                try await media.attach(sender, from: tee) { post(.capsChanged) }
             case .receiveOnly(let caps):
                 media.addReceiveOnly(caps: caps)
             }

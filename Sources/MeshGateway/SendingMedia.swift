@@ -29,7 +29,7 @@ final class SendingMedia {
         do {
             pipeline = graph.description.isEmpty ? Pipeline(name: "meshgate") : try Pipeline.parse(graph.description)
         } catch {
-            throw GatewayError("cannot build the media pipeline: \(error.message)")
+            throw GatewayError("cannot build the media pipeline: \(error)")
         }
         // Every peer's RTCP maps our media's time to the wall clock, and a receiver plays and
         // measures by it: a sound card's clock, which a pipeline with a microphone would pick,
