@@ -23,11 +23,11 @@ final class GatewayLoop {
     /// When to give freed memory back to the system, after peers left.
     var memoryReturnDue: ContinuousClock.Instant?
 
-    init(gateway: Gateway) throws(GatewayError) {
+    init(gateway: Gateway) async throws(GatewayError) {
         self.gateway = gateway
         configuration = gateway.configuration
         logger = gateway.logger
-        media = try SendingMedia(configuration, logger: logger)
+        media = try await SendingMedia.make(configuration, logger: logger)
         signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
         refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)

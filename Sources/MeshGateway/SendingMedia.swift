@@ -21,16 +21,26 @@ final class SendingMedia {
     /// start: the probe that holds each one.
     private var waitingFiles: [Probe] = []
 
-    init(_ configuration: GatewayConfiguration, logger: Logger) throws(GatewayError) {
-        self.configuration = configuration
-        self.logger = logger
-        try Self.checkSources(configuration)
+    /// Checks the sources and builds the pipeline (off the loop's thread: its elements load
+    /// their plugins and open their devices), stopped.
+    static func make(_ configuration: GatewayConfiguration, logger: Logger) async throws(GatewayError) -> SendingMedia {
+        try checkSources(configuration)
         let graph = SendGraph(configuration)
+        let description = graph.description
         do {
-            pipeline = graph.description.isEmpty ? Pipeline(name: "meshgate") : try Pipeline.parse(graph.description)
+            let pipeline = try await GStreamer.blocking { () throws -> Pipeline in
+                description.isEmpty ? Pipeline(name: "meshgate") : try Pipeline.parse(description)
+            }
+            return SendingMedia(pipeline: pipeline, graph: graph, configuration: configuration, logger: logger)
         } catch {
             throw GatewayError("cannot build the media pipeline: \(error)")
         }
+    }
+
+    private init(pipeline: Pipeline, graph: SendGraph, configuration: GatewayConfiguration, logger: Logger) {
+        self.pipeline = pipeline
+        self.configuration = configuration
+        self.logger = logger
         // Every peer's RTCP maps our media's time to the wall clock, and a receiver plays and
         // measures by it: a sound card's clock, which a pipeline with a microphone would pick,
         // can run off that rate.
