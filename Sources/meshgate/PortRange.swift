@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `--ice-ports MIN-MAX`: the UDP ports ICE may use.
-struct PortRange: Sendable, Equatable, CustomStringConvertible {
+struct PortRange: Sendable {
     let ports: ClosedRange<Int>
 
     /// Parses `MIN-MAX`, above the privileged ports an unprivileged gateway cannot bind.
@@ -13,6 +13,4 @@ struct PortRange: Sendable, Equatable, CustomStringConvertible {
         }
         ports = low...high
     }
-
-    var description: String { "\(ports.lowerBound)-\(ports.upperBound)" }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `--size WxH`: the video size sent.
-struct Size: Sendable, Equatable, CustomStringConvertible {
+struct Size: Sendable, CustomStringConvertible {
     var width: Int
     var height: Int
 

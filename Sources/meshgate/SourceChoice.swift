@@ -4,8 +4,8 @@ import MeshGateway
 
 /// What `--video` or `--audio` names: a source, or `auto`.
 ///
-/// `auto` is resolved when the gateway starts, not while parsing: a usage error or
-/// `--help` should not wait for a scan of the devices.
+/// `auto` is resolved when the gateway starts, not while parsing: a usage error should not
+/// wait for a scan of the devices.
 enum SourceChoice<Source: DeviceBackedSource>: Sendable {
     case auto
     case source(Source)
