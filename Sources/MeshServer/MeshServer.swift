@@ -70,10 +70,11 @@ public struct MeshServer: Sendable {
         router.get("/status") { request, _ in status(request, nil) }
         switch Result(catching: { () throws(ServerError) in try BrowserClient.load() }) {
         case .success(let client):
-            router.get("/") { _, _ in BrowserClient.response(client.page) }
-            router.get("/room/:name") { request, _ in
-                guard RoomPath.room(forPath: request.uri.path) != nil else { throw HTTPError(.notFound) }
-                return BrowserClient.response(client.page)
+            for route in RoomPath.routes {
+                router.get(route) { _, context in
+                    guard RoomPath.room(named: context.parameters.get("name")) != nil else { throw HTTPError(.notFound) }
+                    return BrowserClient.response(client.page)
+                }
             }
             for (path, file) in client.assets {
                 router.get(RouterPath(path)) { _, _ in BrowserClient.response(file) }
@@ -93,12 +94,13 @@ public struct MeshServer: Sendable {
         )
         let timeout = TimeAmount.nanoseconds(Int64(configuration.handshakeTimeout * 1e9))
         let origins = OriginList(configuration.allowedOrigins)
+        let sockets = webSocketRouter().buildResponder()
         let upgrade = HTTPServerBuilder { responder in
             GuardedUpgradeChannel(
                 base: HTTP1WebSocketUpgradeChannel(
                     responder: responder,
-                    configuration: .init(http1: .init(idleTimeout: timeout), ws: wsConfiguration),
-                    shouldUpgrade: { request, channel, _ in self.shouldUpgrade(request, channel: channel) }
+                    webSocketResponder: sockets,
+                    configuration: .init(http1: .init(idleTimeout: timeout), ws: wsConfiguration)
                 ),
                 handshakeTimeout: timeout,
                 origins: origins,
@@ -124,22 +126,30 @@ public struct MeshServer: Sendable {
         )
     }
 
-    private func shouldUpgrade(_ request: HTTPRequest, channel: any Channel) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
-        let target = request.path ?? "/"
-        let (path, query) = Self.split(target)
-        guard let room = RoomPath.room(forPath: path) else { return .dontUpgrade }
-        let authorized = configuration.token.map { Self.constantTimeEqual(query["token"] ?? "", $0) } ?? true
-        return .upgrade([:]) { inbound, outbound, _ in
-            guard authorized else {
-                let error = ProtocolError(.unauthorized, "this server needs a token: add ?token=SECRET to the URL")
-                logger.notice("refused", metadata: ["room": "\(room)", "code": "\(error.code.rawValue)", "reason": "\(error.message)"])
-                await Self.firstFrame(of: inbound, orAfter: .seconds(1))
-                try await outbound.write(.text(Message(error: error).jsonText()))
-                try await outbound.close(.policyViolation, reason: "unauthorized")
-                return
+    /// Routes a WebSocket upgrade to its room; a request to any other path is not upgraded
+    /// and gets the HTTP router's answer. Without the right token the socket is refused
+    /// after the upgrade, where the client can be told why.
+    private func webSocketRouter() -> Router<UpgradeContext> {
+        let router = Router(context: UpgradeContext.self)
+        for route in RoomPath.routes {
+            router.ws(route) { _, context in
+                RoomPath.room(named: context.parameters.get("name")) == nil ? .dontUpgrade : .upgrade([:])
+            } onUpgrade: { inbound, outbound, context in
+                // Always a room: shouldUpgrade let nothing else through.
+                guard let room = RoomPath.room(named: context.requestContext.parameters.get("name")) else { return }
+                let token = context.request.uri.queryParameters["token"].map(String.init) ?? ""
+                guard configuration.token.map({ Self.constantTimeEqual(token, $0) }) ?? true else {
+                    let error = ProtocolError(.unauthorized, "this server needs a token: add ?token=SECRET to the URL")
+                    logger.notice("refused", metadata: ["room": "\(room)", "code": "\(error.code.rawValue)", "reason": "\(error.message)"])
+                    await Self.firstFrame(of: inbound, orAfter: .seconds(1))
+                    try await outbound.write(.text(Message(error: error).jsonText()))
+                    try await outbound.close(.policyViolation, reason: "unauthorized")
+                    return
+                }
+                try await serve(room: room, inbound: inbound, outbound: outbound, channel: context.requestContext.channel)
             }
-            try await serve(room: room, inbound: inbound, outbound: outbound, channel: channel)
         }
+        return router
     }
 
     /// How one socket's tasks ended.
@@ -239,18 +249,6 @@ public struct MeshServer: Sendable {
             await group.next()
             group.cancelAll()
         }
-    }
-
-    static func split(_ target: String) -> (path: String, query: [String: String]) {
-        guard let mark = target.firstIndex(of: "?") else { return (target, [:]) }
-        var query: [String: String] = [:]
-        for pair in target[target.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = String(parts[0]).removingPercentEncoding ?? String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
-            query[key] = value
-        }
-        return (String(target[..<mark]), query)
     }
 
     /// Token comparison that takes the same time wherever the first difference is.

@@ -27,11 +27,13 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: "Display name the others see; default: the id.")
     var name: String?
 
-    @Option(help: ArgumentHelp("Video to send: auto, test, v4l2[:DEVICE], file:PATH, none.", valueName: "SOURCE"))
-    var video = "auto"
+    @Option(help: ArgumentHelp("Video to send: auto, test, v4l2[:DEVICE], file:PATH, none. (default: auto)", valueName: "SOURCE"),
+            transform: SourceChoice.init(argument:))
+    var video = SourceChoice<VideoSource>.auto
 
-    @Option(help: ArgumentHelp("Audio to send: auto, test, alsa[:DEVICE], file:PATH, none.", valueName: "SOURCE"))
-    var audio = "auto"
+    @Option(help: ArgumentHelp("Audio to send: auto, test, alsa[:DEVICE], file:PATH, none. (default: auto)", valueName: "SOURCE"),
+            transform: SourceChoice.init(argument:))
+    var audio = SourceChoice<AudioSource>.auto
 
     @Flag(help: "Play file: sources (and a preset's decodebins named file…) in a loop instead of leaving when they end.")
     var loop = false
@@ -42,8 +44,8 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: "Video codec to send: vp8 or h264 (constrained baseline).")
     var videoCodec: VideoCodec = .vp8
 
-    @Option(help: ArgumentHelp("Video size sent.", valueName: "WxH"))
-    var size = "640x480"
+    @Option(help: ArgumentHelp("Video size sent. (default: \(Size.standard))", valueName: "WxH"), transform: Size.init(argument:))
+    var size = Size.standard
 
     @Option(help: "Video frames per second sent.")
     var fps = 30
@@ -57,7 +59,8 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Record each remote participant to DIR/ID-TIME.mkv.", valueName: "DIR"))
     var record: String?
 
-    @Option(help: ArgumentHelp("Play received audio on ALSA (`--play-audio` alone: the default device).", valueName: "DEVICE"))
+    @Option(defaultAsFlag: "default", parsing: .next,
+            help: ArgumentHelp("Play received audio on ALSA (`--play-audio` alone: the default device).", valueName: "DEVICE"))
     var playAudio: String?
 
     @Option(help: ArgumentHelp("STUN server, stun://HOST:PORT.", valueName: "URL"))
@@ -69,8 +72,8 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Local address ICE may use (repeatable); only these are used. 127.0.0.1 for calls on one machine.", valueName: "IP"))
     var iceAddress: [String] = []
 
-    @Option(help: ArgumentHelp("UDP port range for ICE.", valueName: "MIN-MAX"))
-    var icePorts: String?
+    @Option(help: ArgumentHelp("UDP port range for ICE.", valueName: "MIN-MAX"), transform: PortRange.init(argument:))
+    var icePorts: PortRange?
 
     @Option(help: "Remote participants to connect to at most; more are refused (no media, an error in the log).")
     var maxPeers = 32
@@ -84,39 +87,48 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Print one JSON line per peer every SECONDS on stdout.", valueName: "SECONDS"))
     var stats: Double?
 
-    @Option(help: "Embedded server (no --server): address to listen on.")
-    var host = "0.0.0.0"
-
-    @Option(help: "Embedded server (no --server): port to listen on (0: any free port).")
-    var port = 8000
+    @OptionGroup(title: "Embedded server (without --server)")
+    var listening: ListeningOptions
 
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        _ = try makeConfiguration(resolveAuto: false)
-    }
-
-    /// The gateway configuration from the flags; every bad value is a usage error.
-    func makeConfiguration(resolveAuto: Bool) throws -> GatewayConfiguration {
-        var configuration = GatewayConfiguration()
         if let server {
             guard let url = URL(string: server), ["ws", "wss"].contains(url.scheme ?? ""), url.host != nil else {
                 throw ValidationError("--server must be a ws:// or wss:// URL, not '\(server)'")
             }
-            configuration.serverURL = server
         }
         // The limits a server keeps by default: past them it would refuse our new_user.
-        if let id {
-            guard !id.isEmpty, id.utf8.count <= 128, !id.hasControlCharacters else {
-                throw ValidationError("--id must be 1 to 128 bytes without control characters")
-            }
-            configuration.id = id
+        if let id, id.isEmpty || id.utf8.count > 128 || id.hasControlCharacters {
+            throw ValidationError("--id must be 1 to 128 bytes without control characters")
         }
-        if let name {
-            guard name.utf8.count <= 256, !name.hasControlCharacters else {
-                throw ValidationError("--name must be at most 256 bytes without control characters")
-            }
+        if let name, name.utf8.count > 256 || name.hasControlCharacters {
+            throw ValidationError("--name must be at most 256 bytes without control characters")
         }
+        guard (1...120).contains(fps) else { throw ValidationError("--fps must be between 1 and 120, not \(fps)") }
+        guard (16...50000).contains(bitrate) else { throw ValidationError("--bitrate must be between 16 and 50000 kbit/s, not \(bitrate)") }
+        if let stun, !stun.hasPrefix("stun://") { throw ValidationError("--stun must look like stun://HOST:PORT, not '\(stun)'") }
+        for url in turn where !(url.hasPrefix("turn://") || url.hasPrefix("turns://")) {
+            throw ValidationError("--turn must look like turn://USER:PASSWORD@HOST:PORT, not '\(Redacted.url(url))'")
+        }
+        for address in iceAddress where !Self.isIPAddress(address) {
+            throw ValidationError("--ice-address must be an IP address of this machine, not '\(address)'")
+        }
+        guard (1...1000).contains(maxPeers) else { throw ValidationError("--max-peers must be between 1 and 1000, not \(maxPeers)") }
+        guard (1...10000).contains(maxEarlyCandidates) else {
+            throw ValidationError("--max-early-candidates must be between 1 and 10000, not \(maxEarlyCandidates)")
+        }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        if let stats, !(stats > 0) { throw ValidationError("--stats must be a positive number of seconds") }
+    }
+
+    /// The gateway configuration from the flags, which `validate()` has checked. Called once,
+    /// by `run()`: it reads the preset and looks for devices for `auto`. A preset that cannot
+    /// be used is a usage error.
+    func makeConfiguration() throws -> GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        if let server { configuration.serverURL = server }
+        if let id { configuration.id = id }
         configuration.name = name
         if let pipeline {
             do {
@@ -126,75 +138,25 @@ struct JoinCommand: AsyncParsableCommand {
             }
         }
         configuration.loop = loop
-        configuration.video = try videoSource(resolveAuto: resolveAuto)
-        configuration.audio = try audioSource(resolveAuto: resolveAuto)
+        configuration.video = video.resolved()
+        configuration.audio = audio.resolved()
         configuration.videoCodec = videoCodec
-        let dimensions = size.split(separator: "x").compactMap { Int($0) }
-        guard dimensions.count == 2, (16...7680).contains(dimensions[0]), (16...4320).contains(dimensions[1]),
-              dimensions.allSatisfy({ $0 % 2 == 0 }) else {
-            throw ValidationError("--size must be WIDTHxHEIGHT with even numbers, e.g. 1280x720, not '\(size)'")
-        }
-        (configuration.width, configuration.height) = (dimensions[0], dimensions[1])
-        guard (1...120).contains(fps) else { throw ValidationError("--fps must be between 1 and 120, not \(fps)") }
+        (configuration.width, configuration.height) = (size.width, size.height)
         configuration.fps = fps
-        guard (16...50000).contains(bitrate) else { throw ValidationError("--bitrate must be between 16 and 50000 kbit/s, not \(bitrate)") }
         configuration.bitrate = bitrate
         configuration.encode = encode
         configuration.recordDirectory = record
+        // The gateway names ALSA's default device with an empty string.
         configuration.playAudioDevice = playAudio.map { $0 == "default" ? "" : $0 }
-        if let stun {
-            guard stun.hasPrefix("stun://") else { throw ValidationError("--stun must look like stun://HOST:PORT, not '\(stun)'") }
-            configuration.stunServer = stun
-        }
-        for url in turn where !(url.hasPrefix("turn://") || url.hasPrefix("turns://")) {
-            throw ValidationError("--turn must look like turn://USER:PASSWORD@HOST:PORT, not '\(Redacted.url(url))'")
-        }
+        configuration.stunServer = stun
         configuration.turnServers = turn
-        for address in iceAddress where !Self.isIPAddress(address) {
-            throw ValidationError("--ice-address must be an IP address of this machine, not '\(address)'")
-        }
         configuration.iceAddresses = iceAddress
-        if let icePorts {
-            let bounds = icePorts.split(separator: "-").compactMap { Int($0) }
-            guard bounds.count == 2, 1024 <= bounds[0], bounds[0] <= bounds[1], bounds[1] <= 65535 else {
-                throw ValidationError("--ice-ports must be MIN-MAX between 1024 and 65535, e.g. 40000-40100, not '\(icePorts)'")
-            }
-            configuration.icePorts = bounds[0]...bounds[1]
-        }
-        guard (1...1000).contains(maxPeers) else { throw ValidationError("--max-peers must be between 1 and 1000, not \(maxPeers)") }
+        configuration.icePorts = icePorts?.ports
         configuration.maxPeers = maxPeers
-        guard (1...10000).contains(maxEarlyCandidates) else {
-            throw ValidationError("--max-early-candidates must be between 1 and 10000, not \(maxEarlyCandidates)")
-        }
         configuration.maxEarlyCandidates = maxEarlyCandidates
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
         configuration.duration = duration
-        if let stats, !(stats > 0) { throw ValidationError("--stats must be a positive number of seconds") }
         configuration.statsInterval = stats
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
         return configuration
-    }
-
-    private func videoSource(resolveAuto: Bool) throws -> VideoSource {
-        if video == "auto" {
-            guard resolveAuto else { return .test }
-            return Device.list("Video/Source").lazy.compactMap(\.sourceArgument).compactMap(VideoSource.init(argument:)).first ?? .test
-        }
-        guard let source = VideoSource(argument: video) else {
-            throw ValidationError("--video must be auto, test, v4l2[:DEVICE], file:PATH or none, not '\(video)'")
-        }
-        return source
-    }
-
-    private func audioSource(resolveAuto: Bool) throws -> AudioSource {
-        if audio == "auto" {
-            guard resolveAuto else { return .test }
-            return Device.list("Audio/Source").lazy.compactMap(\.sourceArgument).compactMap(AudioSource.init(argument:)).first ?? .test
-        }
-        guard let source = AudioSource(argument: audio) else {
-            throw ValidationError("--audio must be auto, test, alsa[:DEVICE], file:PATH or none, not '\(audio)'")
-        }
-        return source
     }
 
     static func isIPAddress(_ text: String) -> Bool {
@@ -204,33 +166,33 @@ struct JoinCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var configuration = try makeConfiguration()
         logging.bootstrap()
         let logger = Logger(label: "meshgate.join")
-        var configuration = try makeConfiguration(resolveAuto: true)
         if pipeline == nil {
-            if video == "auto" { logger.info("video source", metadata: ["auto": "\(configuration.video)"]) }
-            if audio == "auto" { logger.info("audio source", metadata: ["auto": "\(configuration.audio)"]) }
+            if case .auto = video { logger.info("video source", metadata: ["auto": "\(configuration.video)"]) }
+            if case .auto = audio { logger.info("audio source", metadata: ["auto": "\(configuration.audio)"]) }
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let serverURL: @Sendable () async -> String?
         if server == nil {
             var serverConfiguration = ServerConfiguration()
-            serverConfiguration.host = host
-            serverConfiguration.port = port
-            let listening = AsyncStream<Int>.makeStream()
+            serverConfiguration.host = listening.host
+            serverConfiguration.port = listening.port
+            let listeningPort = AsyncStream<Int>.makeStream()
             let embedded = MeshServer(configuration: serverConfiguration, logger: Logger(label: "meshgate.server"))
-            let shown = ListeningAddress.shown(for: host)
+            let shown = listening.shown
             for service in try embedded.services(onListening: { port in
                 var metadata: Logger.Metadata = ["url": "ws://\(shown.local):\(port)/", "open": "http://\(shown.local):\(port)/"]
                 if let others = shown.others { metadata["others_open"] = "http://\(others):\(port)/" }
                 logger.info("server listening", metadata: metadata)
-                listening.continuation.yield(port)
+                listeningPort.continuation.yield(port)
             }) {
                 services.append(.init(service: service))
             }
-            let connectHost = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "[::1]" : host
+            let connectHost = listening.connectableHost
             serverURL = {
-                for await port in listening.stream { return "ws://\(connectHost):\(port)/" }
+                for await port in listeningPort.stream { return "ws://\(connectHost):\(port)/" }
                 return nil
             }
         } else {
@@ -245,7 +207,7 @@ struct JoinCommand: AsyncParsableCommand {
         } catch let error as GatewayError {
             throw RuntimeFailure(error.description)
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw RuntimeFailure("cannot listen on \(host):\(port): the port is in use; pick another with --port, or join a running server with --server")
+            throw RuntimeFailure("cannot listen on \(listening.host):\(listening.port): the port is in use; pick another with --port, or join a running server with --server")
         } catch let error as ServiceGroupError {
             throw RuntimeFailure("\(error)")
         }

@@ -16,7 +16,7 @@ struct MeshGate: AsyncParsableCommand {
     static func main() async {
         GStreamer.restartWithPlainMallocUnlessSet()
         do {
-            var command = try parseAsRoot(Self.givingPlayAudioItsDefault(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -28,17 +28,6 @@ struct MeshGate: AsyncParsableCommand {
                 Foundation.exit(2)
             }
             exit(withError: error)
-        }
-    }
-
-    /// `--play-audio` followed by no value means the default device; ArgumentParser
-    /// options always take one, so that case gets it here. `--play-audio DEVICE` and
-    /// `--play-audio=DEVICE` pass as they are.
-    static func givingPlayAudioItsDefault(_ arguments: [String]) -> [String] {
-        arguments.indices.map { index in
-            let next = arguments.indices.contains(index + 1) ? arguments[index + 1] : nil
-            let takesNoValue = next.map { $0.hasPrefix("-") } ?? true
-            return arguments[index] == "--play-audio" && takesNoValue ? "--play-audio=default" : arguments[index]
         }
     }
 }

@@ -10,11 +10,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the signalling server for the mesh-call protocol."
     )
 
-    @Option(help: "Address to listen on.")
-    var host = "0.0.0.0"
-
-    @Option(help: "Port to listen on.")
-    var port = 8000
+    @OptionGroup var listening: ListeningOptions
 
     @Option(help: ArgumentHelp("Require this token: clients connect with ?token=SECRET.", valueName: "SECRET"))
     var token: String?
@@ -61,7 +57,6 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, not \(port)") }
         guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024 (an SDP offer is several KiB)") }
         guard pingInterval >= 0 else { throw ValidationError("--ping-interval must be 0 (off) or a positive number of seconds") }
         guard maxIdBytes >= 1 else { throw ValidationError("--max-id-bytes must be at least 1") }
@@ -91,8 +86,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         logging.bootstrap()
         var configuration = ServerConfiguration()
-        configuration.host = host
-        configuration.port = port
+        configuration.host = listening.host
+        configuration.port = listening.port
         configuration.token = token
         configuration.maxMessageBytes = maxMessageBytes
         configuration.pingInterval = pingInterval
@@ -110,7 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "meshgate.server")
         let server = MeshServer(configuration: configuration, logger: logger)
         let secure = tlsCert != nil
-        let shown = ListeningAddress.shown(for: host)
+        let shown = listening.shown
         do {
             try await server.run { port in
                 var metadata: Logger.Metadata = [
@@ -124,7 +119,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as ServerError {
             throw RuntimeFailure(error.description)
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw RuntimeFailure("cannot listen on \(host):\(port): the port is in use; pick another with --port")
+            throw RuntimeFailure("cannot listen on \(listening.host):\(listening.port): the port is in use; pick another with --port")
         } catch {
             throw RuntimeFailure("server stopped: \(error)")
         }

@@ -21,6 +21,7 @@ struct CommandTests {
         (["--max-peers", "0"], "--max-peers must be between 1 and 1000"),
         (["--max-early-candidates", "0"], "--max-early-candidates must be between 1 and 10000"),
         (["--turn", "stun://user:turn-secret@h:1"], "not 'stun://user:***@h:1'"),
+        (["--port", "70000"], "--port must be between 0 and 65535"),
     ])
     func aBadFlagValueIsAUsageError(arguments: [String], message: String) async throws {
         let result = try await MeshgateProcess.run(["join"] + arguments)
@@ -69,6 +70,45 @@ struct CommandTests {
         #expect(lines.contains { $0.contains("registered") }, "stderr: \(result.stderr)")
         for line in lines {
             #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "not a JSON object: \(line)")
+        }
+    }
+
+    /// `--play-audio` without a device, before another flag or last, plays on ALSA's default
+    /// device: here one of the test's own asoundrc that writes what it plays to a file (CI has
+    /// no sound card).
+    @Test(arguments: [["--play-audio", "--stats", "1"], ["--stats", "1", "--play-audio"]])
+    func playAudioAloneUsesTheDefaultDevice(arguments: [String]) async throws {
+        let home = try temporaryDirectory("alsa")
+        let played = "\(home)/played.raw"
+        try """
+            pcm.!default {
+                type file
+                slave.pcm "null"
+                file "\(played)"
+                format "raw"
+            }
+
+            """.write(toFile: "\(home)/.asoundrc", atomically: true, encoding: .utf8)
+        // GStreamer's plugin registry from the usual cache: a fresh one takes seconds to build.
+        let environment = ProcessInfo.processInfo.environment
+        let cache = environment["XDG_CACHE_HOME"] ?? "\(environment["HOME"] ?? NSHomeDirectory())/.cache"
+        try await Call.run { call in
+            _ = try await call.join("sender", record: false) { $0.video = .none }
+            let player = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "player", "--video", "none", "--audio", "none",
+                                              "--ice-address", "127.0.0.1"] + arguments,
+                                             environment: ["HOME": home, "XDG_CACHE_HOME": cache])
+            do {
+                // Only an alsasink on the default device writes there; without --play-audio nothing does.
+                try await eventually("audio played into \(played)", within: .seconds(20)) { () -> Bool? in
+                    let size = (try? FileManager.default.attributesOfItem(atPath: played)[.size] as? Int) ?? 0
+                    return size > 0 ? true : nil
+                }
+            } catch {
+                throw Timeout(description: "\(error); stderr: \(player.stderr)")
+            }
+            player.signal(SIGTERM)
+            #expect(try await player.exitCode() == 0, "stderr: \(player.stderr)")
+            #expect(!player.stderr.contains("error"), "stderr: \(player.stderr)")
         }
     }
 

@@ -118,20 +118,6 @@ import MeshTestSupport
     }
 }
 
-@Suite struct RoomPathTests {
-    @Test(arguments: [
-        ("/", "/"), ("", "/"), ("/room/blue", "/room/blue"), ("/room/blue/", "/room/blue"),
-    ])
-    func roomsByPath(path: String, room: String) {
-        #expect(RoomPath.room(forPath: path) == room)
-    }
-
-    @Test(arguments: ["/room", "/room/", "/other", "/room/a/b", "/x/blue"])
-    func otherPathsAreNoRoom(path: String) {
-        #expect(RoomPath.room(forPath: path) == nil)
-    }
-}
-
 /// The limits on what one user may claim.
 @Suite struct SwitchboardLimitTests {
     var board = Switchboard(limits: .init(maxIDBytes: 4, maxNameBytes: 6, maxRoomSize: 2))

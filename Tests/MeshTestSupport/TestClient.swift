@@ -88,7 +88,17 @@ public final class TestClient: Sendable {
     }
 
     public func next(within limit: Duration = .seconds(10)) async throws -> Message {
-        let text = try await nextText(within: limit)
+        try await eventually("a message", within: limit) { try takeMessage() }
+    }
+
+    /// The first frame received, decoded; nil while none is waiting.
+    ///
+    /// Decoding stays in this synchronous function of its own, which tests in other modules
+    /// cannot inline: with `Message.decode` in the async `next` itself, Swift 6.3.1's optimiser
+    /// crashes splitting `join`, and test functions that inline `next`, into coroutines
+    /// (`swift build -c release`).
+    private func takeMessage() throws -> Message? {
+        guard let text = inbox.state.withLock({ $0.texts.isEmpty ? nil : $0.texts.removeFirst() }) else { return nil }
         return try Message.decode(text)
     }
 
