@@ -20,13 +20,13 @@ public struct MeshServer: Sendable {
     public static let version = "0.1.0"
 
     public let configuration: ServerConfiguration
-    let hub: SignalingHub
+    let hub: SignallingHub
     let logger: Logger
 
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "meshgate.server")) {
         self.configuration = configuration
         self.logger = logger
-        self.hub = SignalingHub(
+        self.hub = SignallingHub(
             rules: .init(maxIDBytes: configuration.maxIDBytes, maxNameBytes: configuration.maxNameBytes, maxRoomSize: configuration.maxRoomSize),
             limits: .init(
                 maxOutboxBytes: configuration.maxOutboxBytes, rateLimit: configuration.rateLimit,

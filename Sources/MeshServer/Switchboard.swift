@@ -10,7 +10,7 @@ struct SocketID: Hashable, Sendable, CustomStringConvertible {
 /// socket did and returns who gets which text, and what to log. No I/O, so
 /// every rule is testable without a network.
 struct Switchboard {
-    /// What one user may claim; the hub's per-socket limits live in ``SignalingHub``.
+    /// What one user may claim; the hub's per-socket limits live in ``SignallingHub``.
     struct Limits: Equatable {
         var maxIDBytes = 128
         var maxNameBytes = 256

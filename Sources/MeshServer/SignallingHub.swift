@@ -13,7 +13,7 @@ import Synchronization
 /// writes it out, so a slow client never holds up the room. The hub also holds
 /// what is per socket rather than per room: the rate limit, the bytes waiting
 /// to be written, and the tally of refused frames the log sums up.
-final class SignalingHub: Sendable {
+final class SignallingHub: Sendable {
     /// What a socket's writer task is told to do.
     enum Outgoing: Sendable {
         case text(String)
@@ -274,7 +274,7 @@ final class SignalingHub: Sendable {
     }
 }
 
-extension SignalingHub: Service {
+extension SignallingHub: Service {
     /// Sums up refusals and trims memory every interval until shutdown, then says
     /// goodbye (1001) to every socket and gives them a moment to close before the
     /// HTTP server itself stops.
