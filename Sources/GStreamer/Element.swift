@@ -149,18 +149,14 @@ public class Bin: Element, @unchecked Sendable {
         guard let ghost = gst_ghost_pad_new(name, target.pointer) else {
             throw GStreamerError("cannot make pad \(name) of \(self.name)")
         }
-        let pad = Pad(borrowing: ghost)
+        // Ours from here (it came floating); the bin takes a reference of its own.
+        let pad = Pad(adopting: gst_object_ref_sink(ghost).assumingMemoryBound(to: GstPad.self))
         // A bin that plays already needs the pad active, or what comes through is refused.
         gst_pad_set_active(ghost, 1)
         guard gst_element_add_pad(pointer, ghost) != 0 else {
             throw GStreamerError("cannot add pad \(name) to \(self.name)")
         }
         return pad
-    }
-
-    /// Removes a pad of this bin (a ghost pad made by ``addGhostPad(named:for:)``).
-    public func removePad(_ pad: Pad) {
-        gst_element_remove_pad(pointer, pad.pointer)
     }
 
     public func add(_ element: Element) {
