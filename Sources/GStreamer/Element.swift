@@ -78,6 +78,14 @@ public class Element: @unchecked Sendable {
         gst_element_set_state(pointer, state.raw) != GST_STATE_CHANGE_FAILURE
     }
 
+    /// Waits until a state change that goes on in the background (a preroll) is done;
+    /// false when it failed or took longer than `timeout`.
+    public func waitForState(timeout: Duration) -> Bool {
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = GstClockTime(max(0, seconds)) * 1_000_000_000 + GstClockTime(max(0, attoseconds) / 1_000_000_000)
+        return gst_element_get_state(pointer, nil, nil, nanoseconds) == GST_STATE_CHANGE_SUCCESS
+    }
+
     public func syncStateWithParent() {
         gst_element_sync_state_with_parent(pointer)
     }

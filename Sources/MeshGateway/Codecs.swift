@@ -1,28 +1,6 @@
 import GStreamer
 
 extension VideoCodec {
-    /// The encoder; `bitrate` in kbit/s. Keyframes come on request (new peer, PLI/FIR),
-    /// and at least every five seconds for receivers that lost one.
-    func encoder(name: String, bitrate: Int, fps: Int) -> String {
-        switch self {
-        case .vp8:
-            "vp8enc name=\(name) deadline=1 cpu-used=8 lag-in-frames=0 error-resilient=partitions "
-                + "end-usage=cbr target-bitrate=\(bitrate * 1000) keyframe-max-dist=\(fps * 5)"
-        case .h264:
-            // Constrained baseline with SPS/PPS before every keyframe: what every browser decodes.
-            "x264enc name=\(name) tune=zerolatency speed-preset=ultrafast threads=2 bitrate=\(bitrate) key-int-max=\(fps * 5) "
-                + "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream"
-        }
-    }
-
-    /// Changes a running encoder's target, in kbit/s.
-    func setBitrate(_ kbps: Int, on encoder: Element) {
-        switch self {
-        case .vp8: encoder.set("target-bitrate", kbps * 1000)
-        case .h264: encoder.set("bitrate", kbps)
-        }
-    }
-
     var encodingName: String {
         switch self {
         case .vp8: "VP8"

@@ -16,6 +16,10 @@ public struct GatewayConfiguration: Sendable {
     public var loop = false
 
     public var videoCodec: VideoCodec = .vp8
+    /// Which kind of encoder runs (`--encoder`); the gateway picks one as it starts.
+    public var encoder: EncoderChoice = .auto
+    /// The encoder picked from `encoder` when the gateway started.
+    var selectedEncoder: VideoEncoder?
     public var width = 640
     public var height = 480
     public var fps = 30
@@ -44,6 +48,14 @@ public struct GatewayConfiguration: Sendable {
     public var statsInterval: Double? = nil
 
     public init() {}
+
+    /// The video encoder that runs: the one picked at start, or software for the codec.
+    var videoEncoder: VideoEncoder { selectedEncoder ?? (videoCodec == .vp8 ? .vp8 : .x264) }
+
+    /// The video encoder as a gst-launch description, named `name`.
+    func videoEncoderDescription(name: String) -> String {
+        videoEncoder.description(name: name, bitrate: bitrate, width: width, height: height, fps: fps)
+    }
 }
 
 public enum VideoCodec: String, Sendable, CaseIterable {

@@ -25,8 +25,10 @@ final class GatewayLoop {
 
     init(gateway: Gateway) async throws(GatewayError) {
         self.gateway = gateway
-        configuration = gateway.configuration
         logger = gateway.logger
+        var configuration = gateway.configuration
+        configuration.selectedEncoder = try await Self.chooseEncoder(configuration, logger: logger)
+        self.configuration = configuration
         media = try await SendingMedia.make(configuration, logger: logger)
         signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
@@ -34,6 +36,22 @@ final class GatewayLoop {
         let post = gateway.post
         context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, tees: media.tees,
                               signalling: signalling, post: { post.yield($0) }, children: gateway.children)
+    }
+
+    /// Picks the video encoder (`--encoder`), trying hardware ones on a thread of their own:
+    /// each try starts a pipeline. Nil when we send no video.
+    private static func chooseEncoder(_ configuration: GatewayConfiguration, logger: Logger) async throws(GatewayError) -> VideoEncoder? {
+        guard configuration.video != .none || configuration.preset?.names("video") == true else { return nil }
+        let c = configuration
+        let outcome = await GStreamer.blocking {
+            EncoderSelection.choose(c.encoder, codec: c.videoCodec, installed: GStreamer.hasElement) { encoder in
+                EncoderProbe.starts(encoder, width: c.width, height: c.height, fps: c.fps, bitrate: c.bitrate)
+            }
+        }
+        let chosen = try outcome.get()
+        for warning in chosen.warnings { logger.warning("\(warning)") }
+        logger.info("video encoder", metadata: ["element": "\(chosen.encoder.factory)", "why": "\(chosen.reason)"])
+        return chosen.encoder
     }
 
     func run() async throws(GatewayError) {

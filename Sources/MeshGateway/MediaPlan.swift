@@ -78,7 +78,7 @@ struct MediaPlan: Equatable {
     private static func encoder(_ kind: MediaKind, _ configuration: GatewayConfiguration) -> String? {
         guard configuration.encode == .perPeer else { return nil }
         return kind == .video
-            ? configuration.videoCodec.encoder(name: SendGraph.videoEncoder, bitrate: configuration.bitrate, fps: configuration.fps)
+            ? configuration.videoEncoderDescription(name: SendGraph.videoEncoder)
             : Opus.encoder(name: SendGraph.audioEncoder)
     }
 

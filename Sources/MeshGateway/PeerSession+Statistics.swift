@@ -17,7 +17,7 @@ extension PeerSession {
     func adaptBitrate(_ statistics: Statistics?) {
         guard let encoder = media.videoEncoder, let lost = statistics?.fractionLost(sending: .video),
               let kbps = bitrate.update(fractionLost: lost) else { return }
-        configuration.videoCodec.setBitrate(kbps, on: encoder)
+        configuration.videoEncoder.setBitrate(kbps, on: encoder)
         context.logger.debug("video bitrate", metadata: ["peer": "\(id)", "kbps": "\(kbps)", "lost": "\(Int(lost * 100))%"])
     }
 

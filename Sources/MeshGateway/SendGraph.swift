@@ -54,7 +54,7 @@ struct SendGraph {
             parts.append("\(video) ! videoconvert ! videoscale ! videorate max-duplication-time=1000000000 "
                 + "! video/x-raw,format=I420,width=\(c.width),height=\(c.height),framerate=\(c.fps)/1,pixel-aspect-ratio=1/1 "
                 + "! queue max-size-buffers=3 max-size-bytes=0 max-size-time=0 leaky=downstream "
-                + (once ? "! \(c.videoCodec.encoder(name: Self.videoEncoder, bitrate: c.bitrate, fps: c.fps)) " : "")
+                + (once ? "! \(c.videoEncoderDescription(name: Self.videoEncoder)) " : "")
                 + "! tee name=\(Self.videoTee) allow-not-linked=true")
         }
         if let audio {

@@ -11,6 +11,7 @@ import Synchronization
 
 extension VideoCodec: ExpressibleByArgument {}
 extension EncodeMode: ExpressibleByArgument {}
+extension EncoderChoice: ExpressibleByArgument {}
 
 struct JoinCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,6 +44,9 @@ struct JoinCommand: AsyncParsableCommand {
 
     @Option(help: "Video codec to send: vp8 or h264 (constrained baseline).")
     var videoCodec: VideoCodec = .vp8
+
+    @Option(help: ArgumentHelp("H.264 encoder: auto (the first hardware one that starts, else software), software, v4l2, va, vaapi, nvenc.", valueName: "KIND"))
+    var encoder: EncoderChoice = .auto
 
     @Option(help: ArgumentHelp("Video size sent. (default: \(Size.standard))", valueName: "WxH"), transform: Size.init(argument:))
     var size = Size.standard
@@ -105,6 +109,9 @@ struct JoinCommand: AsyncParsableCommand {
         if let name, name.utf8.count > 256 || name.hasControlCharacters {
             throw ValidationError("--name must be at most 256 bytes without control characters")
         }
+        if encoder != .auto, encoder != .software, videoCodec != .h264 {
+            throw ValidationError("--encoder \(encoder.rawValue) encodes H.264 only: add --video-codec h264")
+        }
         guard (1...120).contains(fps) else { throw ValidationError("--fps must be between 1 and 120, not \(fps)") }
         guard (16...50000).contains(bitrate) else { throw ValidationError("--bitrate must be between 16 and 50000 kbit/s, not \(bitrate)") }
         if let stun, !stun.hasPrefix("stun://") { throw ValidationError("--stun must look like stun://HOST:PORT, not '\(stun)'") }
@@ -141,6 +148,7 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.video = video.resolved()
         configuration.audio = audio.resolved()
         configuration.videoCodec = videoCodec
+        configuration.encoder = encoder
         (configuration.width, configuration.height) = (size.width, size.height)
         configuration.fps = fps
         configuration.bitrate = bitrate

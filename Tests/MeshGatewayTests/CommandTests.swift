@@ -22,6 +22,8 @@ struct CommandTests {
         (["--max-early-candidates", "0"], "--max-early-candidates must be between 1 and 10000"),
         (["--turn", "stun://user:turn-secret@h:1"], "not 'stun://user:***@h:1'"),
         (["--port", "70000"], "--port must be between 0 and 65535"),
+        (["--encoder", "va"], "--encoder va encodes H.264 only: add --video-codec h264"),
+        (["--encoder", "quicksync"], "--encoder"),
     ])
     func aBadFlagValueIsAUsageError(arguments: [String], message: String) async throws {
         let result = try await MeshgateProcess.run(["join"] + arguments)
@@ -42,6 +44,13 @@ struct CommandTests {
         let preset = "\(folder)/broken.pipeline"
         try "# needs a plugin that is not there\nnosuchsrc ! identity name=video\n".write(toFile: preset, atomically: true, encoding: .utf8)
         try await expectFailure(["--pipeline", preset], saying: "nosuchsrc")
+    }
+
+    /// This machine has no VA-API device: the encoder asked for by name is a clear error, not
+    /// a silent fall back to software.
+    @Test func aHardwareEncoderThatIsNotThereSaysWhichElement() async throws {
+        try await expectFailure(["--video-codec", "h264", "--encoder", "va", "--audio", "none"],
+                                saying: "--encoder va: GStreamer element 'vah264enc' is missing")
     }
 
     @Test func anUnreachableServerSaysWhatToDo() async throws {
