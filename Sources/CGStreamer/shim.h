@@ -312,5 +312,20 @@ static inline guint64 mg_buffer_sender_unix_time(GstBuffer *buffer) {
 }
 static inline gboolean mg_send_eos(GstPad *pad) { return gst_pad_send_event(pad, gst_event_new_eos()); }
 
+/// 0: not a request for a keyframe; 1: one (force-key-unit, going upstream); 2: one that
+/// `mg_push_held_keyframe_request` sent, which the gate that held it lets through.
+static inline int mg_keyframe_request_kind(GstPadProbeInfo *info) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (!event || !gst_video_event_is_force_key_unit(event)) return 0;
+    const GstStructure *structure = gst_event_get_structure(event);
+    return structure && gst_structure_has_field(structure, "meshgate-held") ? 2 : 1;
+}
+/// Sends a held request for a keyframe on upstream from `pad`, marked as such.
+static inline gboolean mg_push_held_keyframe_request(GstPad *pad) {
+    GstEvent *event = gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0);
+    gst_structure_set(gst_event_writable_structure(event), "meshgate-held", G_TYPE_BOOLEAN, TRUE, NULL);
+    return gst_pad_push_event(pad, event);
+}
+
 
 #endif

@@ -136,6 +136,19 @@ public final class Pad: @unchecked Sendable {
         return Probe(pad: self, id: gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, countProbe, retained, releaseBox))
     }
 
+    /// Lets requests for a keyframe (force-key-unit events going upstream through this pad)
+    /// pass at most once per `interval`. One that comes sooner is held, and sent on at the
+    /// first buffer after the interval: a crowd of peers asking at once costs the encoder
+    /// upstream a keyframe or two, not one each. The keyframes that pass are counted into
+    /// `keyframes`.
+    public func coalesceKeyframeRequests(every interval: Duration, counting keyframes: BufferCounter) {
+        let gate = KeyframeGate(interval: interval, keyframes: keyframes)
+        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, keyframeRequestProbe,
+                          Unmanaged.passRetained(gate).toOpaque(), releaseBox)
+        gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_BUFFER, heldKeyframeProbe,
+                          Unmanaged.passRetained(gate).toOpaque(), releaseBox)
+    }
+
     /// Calls `body` (on the thread that set them) each time this pad's caps change: how a
     /// sending branch says it is ready, without anyone polling for it.
     public func onCapsChange(_ body: @escaping @Sendable () -> Void) {
@@ -180,6 +193,7 @@ public final class SenderLag: Sendable {
 /// A count of buffers kept by a probe on a streaming thread and read by the control loop.
 public final class BufferCounter: Sendable {
     private let count = Atomic<Int>(0)
+    private let keyframeCount = Atomic<Int>(0)
     private let decodable = Atomic<Bool>(false)
     private let onFirst: @Sendable () -> Void
 
@@ -188,12 +202,58 @@ public final class BufferCounter: Sendable {
 
     public var value: Int { count.load(ordering: .relaxed) }
 
+    /// How many of them decode on their own (keyframes; every audio buffer).
+    public var keyframes: Int { keyframeCount.load(ordering: .relaxed) }
+
     /// Whether a buffer that decodes on its own has passed.
     public var sawKeyframe: Bool { decodable.load(ordering: .relaxed) }
 
     fileprivate func count(keyframe: Bool) {
         count.wrappingAdd(1, ordering: .relaxed)
-        if keyframe, !decodable.exchange(true, ordering: .relaxed) { onFirst() }
+        guard keyframe else { return }
+        keyframeCount.wrappingAdd(1, ordering: .relaxed)
+        if !decodable.exchange(true, ordering: .relaxed) { onFirst() }
+    }
+}
+
+/// When the last request for a keyframe went on, and whether one waits: see
+/// ``Pad/coalesceKeyframeRequests(every:counting:)``.
+private final class KeyframeGate: Sendable {
+    private struct State {
+        var lastSent: ContinuousClock.Instant?
+        var held = false
+    }
+
+    let interval: Duration
+    let keyframes: BufferCounter
+    private let state = Mutex(State())
+
+    init(interval: Duration, keyframes: BufferCounter) {
+        self.interval = interval
+        self.keyframes = keyframes
+    }
+
+    /// Whether a request that comes now goes on; if not, it is held.
+    func passes(at now: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in
+            if let last = state.lastSent, now - last < interval {
+                state.held = true
+                return false
+            }
+            state.lastSent = now
+            state.held = false
+            return true
+        }
+    }
+
+    /// Whether a held request is due now; it counts as sent.
+    func heldRequestDue(at now: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in
+            guard state.held, let last = state.lastSent, now - last >= interval else { return false }
+            state.lastSent = now
+            state.held = false
+            return true
+        }
     }
 }
 
@@ -213,6 +273,20 @@ private let blockProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMut
 
 private let onNotify: @convention(c) (UnsafeMutablePointer<GObject>?, UnsafeMutablePointer<GParamSpec>?, gpointer?) -> Void = { _, _, data in
     CallbackBox<Void>.from(data)?.body(())
+}
+
+private let keyframeRequestProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, info, data in
+    guard let info, let data, mg_keyframe_request_kind(info) == 1 else { return GST_PAD_PROBE_OK }
+    return Unmanaged<KeyframeGate>.fromOpaque(data).takeUnretainedValue().passes(at: .now) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP
+}
+
+private let heldKeyframeProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { pad, info, data in
+    guard let pad, let data, let buffer = info?.pointee.data?.assumingMemoryBound(to: GstBuffer.self) else { return GST_PAD_PROBE_OK }
+    let gate = Unmanaged<KeyframeGate>.fromOpaque(data).takeUnretainedValue()
+    let delta = buffer.pointee.mini_object.flags & GST_BUFFER_FLAG_DELTA_UNIT.rawValue != 0
+    gate.keyframes.count(keyframe: !delta)
+    if gate.heldRequestDue(at: .now) { mg_push_held_keyframe_request(pad) }
+    return GST_PAD_PROBE_OK
 }
 
 private let dropProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, _, _ in

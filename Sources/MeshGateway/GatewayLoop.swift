@@ -35,7 +35,7 @@ final class GatewayLoop {
         refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)
         let post = gateway.post
         context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, tees: media.tees,
-                              signalling: signalling, post: { post.yield($0) }, children: gateway.children)
+                              encodedVideo: media.encodedVideo, signalling: signalling, post: { post.yield($0) }, children: gateway.children)
     }
 
     /// Picks the video encoder (`--encoder`), trying hardware ones on a thread of their own:

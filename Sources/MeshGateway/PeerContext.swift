@@ -9,6 +9,8 @@ struct PeerContext {
     let pipeline: Pipeline
     /// The shared encoders' tees, by the kind they carry; a kind we do not send has none.
     let tees: [MediaKind: Element]
+    /// What the shared video encoder has made, with `--encode once`.
+    let encodedVideo: BufferCounter?
     let signalling: SignallingClient
     let post: @Sendable (Gateway.Event) -> Void
     let children: ChildTasks

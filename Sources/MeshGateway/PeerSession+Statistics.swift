@@ -47,6 +47,9 @@ extension PeerSession {
         if let lag = media.videoLag.milliseconds {
             line["latency_ms"] = lag
         }
+        if let encoded = context.encodedVideo {
+            line["keyframes_out"] = encoded.keyframes
+        }
         if configuration.encode == .perPeer, media.videoEncoder != nil {
             line["kbps_target"] = bitrate.current
         }

@@ -10,6 +10,9 @@ final class SendingMedia {
     let pipeline: Pipeline
     /// The tees, by the kind they carry.
     let tees: [MediaKind: Element]
+    /// What the shared video encoder has made (`--encode once`): its keyframes are what every
+    /// peer's request for one costs.
+    let encodedVideo: BufferCounter?
     private let configuration: GatewayConfiguration
     private let logger: Logger
     private var bus: BusSubscription?
@@ -54,8 +57,20 @@ final class SendingMedia {
         // meeting several peers at once on a busy machine now and then lost its audio source
         // for good (not-negotiated, in the source's thread, where renegotiation runs).
         for tee in tees.values { tee.staticPad("sink")?.dropReconfigureRequests() }
+        // One shared encoder: each peer's request for a keyframe (joining, or a PLI) would cost
+        // every peer one. Twice a second at most, a crowd of joiners shares one.
+        if configuration.encode == .once, let sink = tees[.video]?.staticPad("sink") {
+            let encoded = BufferCounter()
+            sink.coalesceKeyframeRequests(every: Self.keyframeInterval, counting: encoded)
+            encodedVideo = encoded
+        } else {
+            encodedVideo = nil
+        }
         waitingFiles = SendGraph.fileQueues.compactMap { pipeline.element(named: $0)?.staticPad("src")?.holdAfterFirstBuffer() }
     }
+
+    /// The shortest time between two keyframes peers ask for.
+    static let keyframeInterval = Duration.milliseconds(500)
 
     /// Refuses, before anything starts, sources that cannot work.
     static func checkSources(_ configuration: GatewayConfiguration) throws(GatewayError) {
