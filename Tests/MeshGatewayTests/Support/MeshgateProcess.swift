@@ -2,7 +2,8 @@ import Foundation
 import MeshTestSupport
 import Synchronization
 
-/// The built `meshgate` binary run as a user runs it, its output collected.
+/// The built `meshgate` binary run as a user runs it (or another program a test needs), its
+/// output collected.
 final class MeshgateProcess: Sendable {
     private let process: Process
     private final class Output: Sendable {
@@ -16,9 +17,9 @@ final class MeshgateProcess: Sendable {
         return bundle.appendingPathComponent("meshgate").path
     }
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    init(_ arguments: [String], environment: [String: String] = [:], executable: String = binary) throws {
         process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let stdout = Pipe(), stderr = Pipe()
@@ -64,6 +65,8 @@ final class MeshgateProcess: Sendable {
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     var pid: Int32 { process.processIdentifier }
+
+    var isRunning: Bool { process.isRunning }
 
     /// Runs to the end and returns status and output.
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
