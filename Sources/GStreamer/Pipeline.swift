@@ -1,4 +1,5 @@
 import CGStreamer
+import Synchronization
 
 /// What the pipeline's bus reports that the owner acts on. `source` is the posting
 /// element's path from the pipeline down (`/meshgate/peer3/recording_file`): who an error
@@ -46,10 +47,15 @@ public final class Pipeline: Bin, @unchecked Sendable {
 
     /// Hands errors, warnings, end-of-stream and segment-done to `handler`, on the posting
     /// thread, until the subscription returned is released; other messages are dropped.
-    public func subscribeToBus(_ handler: @escaping @Sendable (BusMessage) -> Void) -> BusSubscription {
+    public func subscribeToBus(_ handler: @escaping @Sendable (BusMessage) -> Void = { _ in }) -> BusSubscription {
         let subscription = BusSubscription(pipeline: self)
         if let bus = mg_element_bus(pointer) {
-            gst_bus_set_sync_handler(bus, busHandler, CallbackBox<BusMessage>(handler).retainedPointer, releaseBox)
+            let firstError = subscription.first
+            let box = CallbackBox<BusMessage> { message in
+                if case .error(_, let text, _) = message { firstError.note(text) }
+                handler(message)
+            }
+            gst_bus_set_sync_handler(bus, busHandler, box.retainedPointer, releaseBox)
             gst_object_unref(bus)
         }
         return subscription
@@ -59,15 +65,32 @@ public final class Pipeline: Bin, @unchecked Sendable {
 /// The pipeline's one bus handler; releasing it removes the handler and its closure.
 public final class BusSubscription: Sendable {
     private let pipeline: Pipeline
+    /// Shared with the handler, which must not hold the subscription: that would keep it alive.
+    fileprivate let first = FirstError()
 
     fileprivate init(pipeline: Pipeline) {
         self.pipeline = pipeline
     }
 
+    /// The text of the first error the bus reported (a state change that failed posted it
+    /// before it returned).
+    public var firstError: String? { first.text }
+
     deinit {
         guard let bus = mg_element_bus(pipeline.pointer) else { return }
         gst_bus_set_sync_handler(bus, nil, nil, nil)
         gst_object_unref(bus)
+    }
+}
+
+/// The first error text noted, from any thread.
+private final class FirstError: Sendable {
+    private let first = Mutex<String?>(nil)
+
+    var text: String? { first.withLock { $0 } }
+
+    func note(_ text: String) {
+        first.withLock { $0 = $0 ?? text }
     }
 }
 

@@ -1,7 +1,6 @@
 import Foundation
 import GStreamer
 import Logging
-import Synchronization
 
 /// The pipeline and its sending half, shared by every peer: sources, one encoder per kind,
 /// the tees the peers' bins attach to. Owns the start and stop of the pipeline, files that
@@ -16,8 +15,6 @@ final class SendingMedia {
     private let configuration: GatewayConfiguration
     private let logger: Logger
     private var bus: BusSubscription?
-    /// The first error the bus reported: when the pipeline refuses to start, what it said why.
-    private let firstError = FirstError()
     /// Decodebins that play their file in a loop, sought back to the start at each segment-done.
     private var loopedDecoders: [Element] = []
     /// `file:` sources wait for the first peer to connect, so that someone sees them from the
@@ -99,16 +96,13 @@ final class SendingMedia {
 
     /// Plays the pipeline, its bus reporting to `post`; a source that ends posts `.sourceEnded`.
     func start(post: @escaping @Sendable (Gateway.Event) -> Void) async throws(GatewayError) {
-        let firstError = firstError
-        bus = pipeline.subscribeToBus { message in
-            if case .error(_, let text, _) = message { firstError.note(text) }
-            post(.bus(message))
-        }
+        let bus = pipeline.subscribeToBus { post(.bus($0)) }
+        self.bus = bus
         for tee in tees.values { tee.staticPad("sink")?.onEOS { post(.sourceEnded) } }
         let pipeline = pipeline
         guard await GStreamer.blocking({ pipeline.setState(.playing) }) else {
             // The bus handler ran before set_state returned: the error is there.
-            let reason = firstError.text ?? "the pipeline refused to start"
+            let reason = bus.firstError ?? "the pipeline refused to start"
             await stop()
             throw GatewayError("cannot start the media: \(reason)")
         }
@@ -162,13 +156,3 @@ final class SendingMedia {
     }
 }
 
-/// The first error text noted, from any thread.
-private final class FirstError: Sendable {
-    private let first = Mutex<String?>(nil)
-
-    var text: String? { first.withLock { $0 } }
-
-    func note(_ text: String) {
-        first.withLock { $0 = $0 ?? text }
-    }
-}

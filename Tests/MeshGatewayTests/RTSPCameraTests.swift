@@ -1,7 +1,6 @@
 import Foundation
 import GStreamer
 import MeshTestSupport
-import Synchronization
 import Testing
 
 /// The test camera itself, read as a gateway will read it: RTSP over TCP, H.264 at its
@@ -16,10 +15,7 @@ struct RTSPCameraTests {
             "rtspsrc name=camera location=\(camera.url) latency=100 protocols=tcp "
                 + "camera. ! rtph264depay ! h264parse ! fakesink name=video sync=false async=false "
                 + "camera. ! rtppcmadepay ! fakesink name=audio sync=false async=false")
-        let failure = Mutex<String?>(nil)
-        let bus = pipeline.subscribeToBus { message in
-            if case .error(_, let text, _) = message { failure.withLock { $0 = $0 ?? text } }
-        }
+        let bus = pipeline.subscribeToBus()
         let video = BufferCounter(), audio = BufferCounter()
         let videoSink = try #require(pipeline.element(named: "video")?.staticPad("sink"))
         videoSink.countBuffers(into: video)
@@ -30,7 +26,7 @@ struct RTSPCameraTests {
             withExtendedLifetime(bus) {}
         }
         try await eventually("video and audio from the camera", within: .seconds(20)) { () throws -> Bool? in
-            if let error = failure.withLock({ $0 }) { throw Timeout(description: "the camera does not play: \(error)") }
+            if let error = bus.firstError { throw Timeout(description: "the camera does not play: \(error)") }
             return video.keyframes > 0 && video.value > 15 && audio.value > 10 ? true : nil
         }
         #expect(videoSink.caps?.int("width") == 640)

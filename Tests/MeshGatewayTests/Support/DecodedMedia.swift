@@ -16,10 +16,7 @@ struct DecodedMedia {
             "filesrc location=\"\(path)\" ! decodebin name=d "
                 + "d. ! video/x-raw ! videoconvert ! fakesink name=video sync=false async=false "
                 + "d. ! audio/x-raw ! audioconvert ! fakesink name=audio sync=false async=false")
-        let failure = Mutex<String?>(nil)
-        let bus = pipeline.subscribeToBus { message in
-            if case .error(_, let text, _) = message { failure.withLock { $0 = text } }
-        }
+        let bus = pipeline.subscribeToBus()
         let video = BufferCounter(), audio = BufferCounter()
         let ended = Atomic<Int>(0)
         var videoSink: Pad?
@@ -32,12 +29,13 @@ struct DecodedMedia {
         pipeline.setState(.playing)
         // A file missing one kind never ends that branch; the deadline covers it.
         _ = try? await eventually("\(path) to be decoded", within: .seconds(15)) { () -> Bool? in
-            ended.load(ordering: .relaxed) == 2 || failure.withLock({ $0 }) != nil ? true : nil
+            ended.load(ordering: .relaxed) == 2 || bus.firstError != nil ? true : nil
         }
         let caps = videoSink?.caps
         pipeline.setState(.null)
+        let error = bus.firstError
         withExtendedLifetime(bus) {}
-        if let error = failure.withLock({ $0 }) { throw Timeout(description: "\(path) does not play: \(error)") }
+        if let error { throw Timeout(description: "\(path) does not play: \(error)") }
         return DecodedMedia(videoFrames: video.value, width: caps?.int("width"), height: caps?.int("height"), audioBuffers: audio.value)
     }
 }
