@@ -119,12 +119,12 @@ static inline GstWebRTCRTPTransceiver *mg_webrtc_add_transceiver(GstElement *web
 /// Seeks the stream behind `element` (a decodebin) back to its start as a segment: the
 /// demuxer then posts segment-done at the end instead of end-of-stream. The seek goes
 /// upstream from the first source pad; one pad reaches the demuxer that feeds them all.
-static inline gboolean mg_element_seek_start_segment(GstElement *element, gboolean flush) {
+static inline gboolean mg_element_seek_start(GstElement *element, gboolean flush, gboolean segment) {
     GstIterator *pads = gst_element_iterate_src_pads(element);
     GValue item = G_VALUE_INIT;
     gboolean sent = FALSE;
     if (gst_iterator_next(pads, &item) == GST_ITERATOR_OK) {
-        GstSeekFlags flags = GST_SEEK_FLAG_SEGMENT | (flush ? GST_SEEK_FLAG_FLUSH : GST_SEEK_FLAG_NONE);
+        GstSeekFlags flags = (segment ? GST_SEEK_FLAG_SEGMENT : GST_SEEK_FLAG_NONE) | (flush ? GST_SEEK_FLAG_FLUSH : GST_SEEK_FLAG_NONE);
         GstEvent *seek = gst_event_new_seek(1.0, GST_FORMAT_TIME, flags, GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE);
         sent = gst_pad_send_event(GST_PAD(g_value_get_object(&item)), seek);
         g_value_unset(&item);
@@ -227,6 +227,11 @@ static inline gboolean mg_webrtc_add_turn_server(GstElement *webrtc, const char 
     g_signal_emit_by_name(webrtc, "add-turn-server", url, &ok);
     return ok;
 }
+static inline gint mg_object_get_int(gpointer object, const char *property) {
+    gint value = 0;
+    g_object_get(object, property, &value, NULL);
+    return value;
+}
 static inline gint mg_object_get_enum(gpointer object, const char *property) {
     gint value = 0;
     g_object_get(object, property, &value, NULL);
@@ -309,6 +314,17 @@ static inline guint64 mg_buffer_sender_unix_time(GstBuffer *buffer) {
     GstReferenceTimestampMeta *meta = gst_buffer_get_reference_timestamp_meta(buffer, ntp);
     const guint64 ntp_to_unix = G_GUINT64_CONSTANT(2208988800) * GST_SECOND;
     return meta && meta->timestamp > ntp_to_unix ? meta->timestamp - ntp_to_unix : 0;
+}
+/// Sets `latency` (ms) on the source a uridecodebin makes for its URI, when that source has
+/// such a property (rtspsrc, srtsrc): how long it waits for late or reordered packets.
+static void mg_set_source_latency(GstElement *bin, GstElement *source, gpointer data) {
+    GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(source), "latency");
+    if (!spec) return;
+    if (G_PARAM_SPEC_VALUE_TYPE(spec) == G_TYPE_INT) g_object_set(source, "latency", GPOINTER_TO_INT(data), NULL);
+    else if (G_PARAM_SPEC_VALUE_TYPE(spec) == G_TYPE_UINT) g_object_set(source, "latency", (guint)GPOINTER_TO_INT(data), NULL);
+}
+static inline void mg_uridecodebin_set_source_latency(GstElement *uridecodebin, gint milliseconds) {
+    g_signal_connect(uridecodebin, "source-setup", G_CALLBACK(mg_set_source_latency), GINT_TO_POINTER(milliseconds));
 }
 static inline gboolean mg_send_eos(GstPad *pad) { return gst_pad_send_event(pad, gst_event_new_eos()); }
 

@@ -45,6 +45,9 @@ public class Element: @unchecked Sendable {
     }
 
     public func set(_ property: String, _ value: Int) { set(property, String(value)) }
+
+    /// An int property's value.
+    public func int(_ property: String) -> Int { Int(mg_object_get_int(gobject, property)) }
     public func set(_ property: String, _ value: Bool) { set(property, value ? "true" : "false") }
 
     public func staticPad(_ name: String) -> Pad? {
@@ -95,7 +98,13 @@ public class Element: @unchecked Sendable {
     /// the first seek (it discards what is queued), not for the seeks at each segment-done.
     @discardableResult
     public func seekToStartAsSegment(flush: Bool) -> Bool {
-        mg_element_seek_start_segment(pointer, flush ? 1 : 0) != 0
+        mg_element_seek_start(pointer, flush ? 1 : 0, 1) != 0
+    }
+
+    /// Seeks back to the start, discarding what is queued.
+    @discardableResult
+    public func seekToStart() -> Bool {
+        mg_element_seek_start(pointer, 1, 0) != 0
     }
 
     /// Keeps the element in its current state when its parent changes state.
@@ -218,6 +227,11 @@ public final class Caps: @unchecked Sendable {
         consume(gst_caps_to_string(pointer)) ?? ""
     }
 
+    /// The name of the first structure: `video/x-h264`, `audio/x-raw`…
+    public var name: String? {
+        gst_caps_get_structure(pointer, 0).flatMap { gst_structure_get_name($0) }.map { String(cString: $0) }
+    }
+
     /// The fields of the first structure, as strings (e.g. "media", "encoding-name").
     public func string(_ field: String) -> String? {
         guard let structure = gst_caps_get_structure(pointer, 0),
@@ -230,4 +244,33 @@ public final class Caps: @unchecked Sendable {
         var value: gint = 0
         return gst_structure_get_int(structure, field, &value) != 0 ? Int(value) : nil
     }
+}
+
+extension Element {
+    /// Calls `body` (on a streaming thread) with each source pad the element adds: a
+    /// decoder's or a demuxer's streams, as they are found.
+    public func onPadAdded(_ body: @escaping @Sendable (Pad) -> Void) {
+        let box = CallbackBox<Pad>(body)
+        _ = mg_connect_pad(pointer, "pad-added", onSourcePadAdded, box.retainedPointer, releaseClosureBox)
+    }
+
+    /// Calls `body` (on a streaming thread) once the element has added all its pads.
+    public func onNoMorePads(_ body: @escaping @Sendable () -> Void) {
+        let box = CallbackBox<Void>({ _ in body() })
+        _ = mg_connect_element(pointer, "no-more-pads", onNoMorePadsSignal, box.retainedPointer, releaseClosureBox)
+    }
+
+    /// For a uridecodebin: the latency (ms) of the network source it makes for its URI.
+    public func setSourceLatency(milliseconds: Int) {
+        mg_uridecodebin_set_source_latency(pointer, gint(clamping: milliseconds))
+    }
+}
+
+private let onSourcePadAdded: @convention(c) (UnsafeMutablePointer<GstElement>?, UnsafeMutablePointer<GstPad>?, gpointer?) -> Void = { _, pad, data in
+    guard let pad, mg_pad_direction(pad) == GST_PAD_SRC else { return }
+    CallbackBox<Pad>.from(data)?.body(Pad(borrowing: pad))
+}
+
+private let onNoMorePadsSignal: @convention(c) (UnsafeMutablePointer<GstElement>?, gpointer?) -> Void = { _, data in
+    CallbackBox<Void>.from(data)?.body(())
 }

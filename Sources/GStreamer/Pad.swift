@@ -34,6 +34,9 @@ public final class Pad: @unchecked Sendable {
         return gst_pad_query_caps(pointer, nil).map(Caps.init(adopting:))
     }
 
+    /// The negotiated caps; nil before negotiation.
+    public var currentCaps: Caps? { gst_pad_get_current_caps(pointer).map(Caps.init(adopting:)) }
+
     /// Whether caps have been negotiated on this pad (data is about to flow or flows).
     public var hasCurrentCaps: Bool { gst_pad_has_current_caps(pointer) != 0 }
 
@@ -113,6 +116,13 @@ public final class Pad: @unchecked Sendable {
     @discardableResult
     public func dropReconfigureRequests() -> Probe {
         Probe(pad: self, id: gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, reconfigureProbe, nil, nil))
+    }
+
+    /// Stops flushes (a seek upstream) at this pad: what follows keeps playing as if the
+    /// stream had not been interrupted.
+    @discardableResult
+    public func dropFlushes() -> Probe {
+        Probe(pad: self, id: gst_pad_add_probe(pointer, GST_PAD_PROBE_TYPE_EVENT_FLUSH, flushProbe, nil, nil))
     }
 
     /// Calls `body` (on the streaming thread) when end-of-stream reaches this pad.
@@ -301,6 +311,10 @@ private let idleProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMuta
 private let reconfigureProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, info, _ in
     guard let info, mg_probe_event_type(info) == GST_EVENT_RECONFIGURE else { return GST_PAD_PROBE_OK }
     return GST_PAD_PROBE_DROP
+}
+
+private let flushProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, _, _ in
+    GST_PAD_PROBE_DROP
 }
 
 private let eosProbe: @convention(c) (UnsafeMutablePointer<GstPad>?, UnsafeMutablePointer<GstPadProbeInfo>?, gpointer?) -> GstPadProbeReturn = { _, info, data in

@@ -62,7 +62,7 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         let candidate = CallbackBox<(Int, String)>({ handler(.iceCandidate(mline: $0.0, candidate: $0.1)) })
         handlers.append(mg_connect_ice_candidate(pointer, onIceCandidate, candidate.retainedPointer, releaseClosureBox))
         let pad = CallbackBox<(Pad, Probe)>({ handler(.incomingPad($0.0, blockProbe: $0.1)) })
-        handlers.append(mg_connect_pad(pointer, "pad-added", onPadAdded, pad.retainedPointer, releaseClosureBox))
+        handlers.append(mg_connect_pad(pointer, "pad-added", onIncomingPad, pad.retainedPointer, releaseClosureBox))
         let state = CallbackBox<PeerConnectionState>({ handler(.connectionState($0)) })
         handlers.append(mg_connect_notify(pointer, "notify::connection-state", onConnectionState, state.retainedPointer, releaseClosureBox))
     }
@@ -192,7 +192,7 @@ private let onIceCandidate: @convention(c) (UnsafeMutablePointer<GstElement>?, g
     CallbackBox<(Int, String)>.from(data)?.body((Int(mline), String(cString: candidate)))
 }
 
-private let onPadAdded: @convention(c) (UnsafeMutablePointer<GstElement>?, UnsafeMutablePointer<GstPad>?, gpointer?) -> Void = { _, pad, data in
+private let onIncomingPad: @convention(c) (UnsafeMutablePointer<GstElement>?, UnsafeMutablePointer<GstPad>?, gpointer?) -> Void = { _, pad, data in
     guard let pad, mg_pad_direction(pad) == GST_PAD_SRC else { return }
     // Hold the stream until the control loop links the pad: data on an unlinked pad is an error.
     guard let box = CallbackBox<(Pad, Probe)>.from(data) else { return }

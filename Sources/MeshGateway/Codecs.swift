@@ -23,15 +23,22 @@ extension VideoCodec {
         }
     }
 
-    /// `profileLevelID` (H.264 only): an offer's, when answering it; ours otherwise.
-    func rtpCaps(pt: Int, profileLevelID: String = "42e01f") -> String {
+    /// `profileLevelID` (H.264 only): an offer's, when answering it; ours otherwise; nil
+    /// when the stream passes through, and the payloader takes it from the stream's SPS.
+    func rtpCaps(pt: Int, profileLevelID: String? = "42e01f") -> String {
         switch self {
         case .vp8: "application/x-rtp,media=video,encoding-name=VP8,payload=\(pt),clock-rate=90000"
         case .h264:
-            "application/x-rtp,media=video,encoding-name=H264,payload=\(pt),clock-rate=90000,"
-                + "packetization-mode=(string)1,profile-level-id=(string)\(profileLevelID)"
+            "application/x-rtp,media=video,encoding-name=H264,payload=\(pt),clock-rate=90000,packetization-mode=(string)1"
+                + (profileLevelID.map { ",profile-level-id=(string)\($0)" } ?? "")
         }
     }
+
+    /// What a transceiver that only receives video offers: VP8, and H.264 in each profile
+    /// browsers send (MeshGate decodes them all), each with a payload type of its own.
+    static let receivedCaps = ([VideoCodec.vp8.rtpCaps(pt: VideoCodec.vp8.offeredPayloadType)]
+        + H264Profile.received.enumerated().map { VideoCodec.h264.rtpCaps(pt: VideoCodec.h264.offeredPayloadType + $0.offset, profileLevelID: $0.element) })
+        .joined(separator: ";")
 
     /// Constrained baseline at the lowest level that holds `width`x`height` at `fps`
     /// (3.1, 4.0 or 5.1): x264 picks its level the same way, and a receiver may refuse

@@ -13,6 +13,10 @@ public final class Gateway: Sendable {
         case peer(PeerID, serial: Int, PeerEvent)
         case bus(BusMessage)
         case sourceEnded
+        /// A network source dropped (its end, or an error in it): it is opened again.
+        case sourceLost(name: String, reason: String)
+        /// Time to open a dropped network source again.
+        case sourceRetry(name: String)
         case stop(reason: String)
         case snapshot(CheckedContinuation<GatewaySnapshot?, Never>)
         case tick(Tick)
@@ -29,6 +33,8 @@ public final class Gateway: Sendable {
         case bitrate
         /// Time to see whether anything still comes from each peer.
         case liveness
+        /// Time to see whether each network source still delivers.
+        case sources
     }
 
     public let configuration: GatewayConfiguration

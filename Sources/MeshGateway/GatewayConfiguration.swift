@@ -14,6 +14,10 @@ public struct GatewayConfiguration: Sendable {
     /// Plays `file:` sources (and a preset's decodebins named `file…`) again and again
     /// instead of leaving when they end.
     public var loop = false
+    /// How long (ms) a network source waits for late packets (`--source-latency`).
+    public var sourceLatency = 200
+    /// Re-encodes a source's video even when peers could take it as it comes (`--transcode`).
+    public var transcode = false
 
     public var videoCodec: VideoCodec = .vp8
     /// Which kind of encoder runs (`--encoder`); the gateway picks one as it starts.
@@ -75,10 +79,12 @@ public enum VideoSource: Sendable, Equatable {
     case test
     case camera(device: String?)
     case file(String)
+    /// A network stream: `rtsp://`, `rtsps://`, `http(s)://`, `srt://`.
+    case network(String)
     case none
 
-    /// Parses `test`, `v4l2[:DEVICE]`, `file:PATH`, `none`. `auto` is resolved by the caller,
-    /// which can look for devices.
+    /// Parses `test`, `v4l2[:DEVICE]`, `file:PATH`, a network URI, `none`. `auto` is resolved
+    /// by the caller, which can look for devices.
     public init?(argument: String) {
         switch argument {
         case "test": self = .test
@@ -87,7 +93,17 @@ public enum VideoSource: Sendable, Equatable {
         default:
             if let device = argument.dropPrefix("v4l2:"), !device.isEmpty { self = .camera(device: device) }
             else if let path = argument.dropPrefix("file:"), !path.isEmpty { self = .file(path) }
+            else if URISource.isNetwork(argument) { self = .network(argument) }
             else { return nil }
+        }
+    }
+
+    /// The file or stream a uridecodebin opens for it.
+    var opened: URISource? {
+        switch self {
+        case .file(let path): URISource(file: path)
+        case .network(let uri): URISource(uri: uri, isNetwork: true)
+        default: nil
         }
     }
 }
@@ -97,9 +113,11 @@ public enum AudioSource: Sendable, Equatable {
     case test
     case microphone(device: String?)
     case file(String)
+    /// A network stream: `rtsp://`, `rtsps://`, `http(s)://`, `srt://`.
+    case network(String)
     case none
 
-    /// Parses `test`, `alsa[:DEVICE]`, `file:PATH`, `none`.
+    /// Parses `test`, `alsa[:DEVICE]`, `file:PATH`, a network URI, `none`.
     public init?(argument: String) {
         switch argument {
         case "test": self = .test
@@ -108,8 +126,44 @@ public enum AudioSource: Sendable, Equatable {
         default:
             if let device = argument.dropPrefix("alsa:"), !device.isEmpty { self = .microphone(device: device) }
             else if let path = argument.dropPrefix("file:"), !path.isEmpty { self = .file(path) }
+            else if URISource.isNetwork(argument) { self = .network(argument) }
             else { return nil }
         }
+    }
+
+    /// The file or stream a uridecodebin opens for it.
+    var opened: URISource? {
+        switch self {
+        case .file(let path): URISource(file: path)
+        case .network(let uri): URISource(uri: uri, isNetwork: true)
+        default: nil
+        }
+    }
+}
+
+/// A file or network stream that a uridecodebin opens; the same one for video and audio is
+/// opened once.
+struct URISource: Sendable, Equatable {
+    let uri: String
+    /// A network source is reopened when it drops; a file that ends, ends the call.
+    let isNetwork: Bool
+
+    init(uri: String, isNetwork: Bool) {
+        self.uri = uri
+        self.isNetwork = isNetwork
+    }
+
+    init(file path: String) {
+        self.init(uri: URL(fileURLWithPath: path).absoluteString, isNetwork: false)
+    }
+
+    static let networkSchemes = ["rtsp", "rtsps", "http", "https", "srt"]
+
+    /// Whether `argument` is a URI of a network source MeshGate opens, with a host.
+    static func isNetwork(_ argument: String) -> Bool {
+        guard let colon = argument.range(of: "://") else { return false }
+        let scheme = argument[..<colon.lowerBound].lowercased()
+        return networkSchemes.contains(scheme) && argument[colon.upperBound...].contains { $0 != "/" }
     }
 }
 

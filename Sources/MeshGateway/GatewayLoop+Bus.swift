@@ -17,6 +17,8 @@ extension GatewayLoop {
                 } else {
                     logger.warning("pipeline error", metadata: ["peer": "\(session.id)", "source": "\(source)", "reason": "\(text)"])
                 }
+            } else if let input = media.input(inPath: source), input.isNetwork {
+                await sourceLost(input.name, reason: text)
             } else {
                 // "Internal data stream error" says nothing; the flow return behind it does.
                 let reason = debug?.split(separator: "\n").last { $0.contains("reason ") }.map { "; \($0)" } ?? ""

@@ -17,7 +17,8 @@ extension GatewayLoop {
             peers: peers.values.sorted { $0.id < $1.id }.map {
                 .init(id: $0.id, state: $0.state.rawValue, videoBuffers: $0.media.received.value, audioBuffers: $0.media.receivedAudio.value,
                       decodableVideo: $0.media.received.sawKeyframe, recording: $0.recordingPath,
-                      stalled: $0.state == .connected && $0.liveness.stalled, queuedCandidates: $0.negotiation.pendingCandidates.count)
+                      stalled: $0.state == .connected && $0.liveness.stalled, queuedCandidates: $0.negotiation.pendingCandidates.count,
+                      sentVideo: $0.sentVideo)
             },
             pipelineElements: media.pipeline.childCount
         )

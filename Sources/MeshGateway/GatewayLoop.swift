@@ -29,13 +29,13 @@ final class GatewayLoop {
         var configuration = gateway.configuration
         configuration.selectedEncoder = try await Self.chooseEncoder(configuration, logger: logger)
         self.configuration = configuration
-        media = try await SendingMedia.make(configuration, logger: logger)
+        let post = gateway.post
+        media = try await SendingMedia.make(configuration, logger: logger) { post.yield($0) }
         signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
         refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)
-        let post = gateway.post
         context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, tees: media.tees,
-                              encodedVideo: media.encodedVideo, signalling: signalling, post: { post.yield($0) }, children: gateway.children)
+                              passthrough: media.passthrough, sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling, post: { post.yield($0) }, children: gateway.children)
     }
 
     /// Picks the video encoder (`--encoder`), trying hardware ones on a thread of their own:
@@ -73,6 +73,7 @@ final class GatewayLoop {
                 }
                 await handle(event)
                 if failure != nil { break }
+                media.updateTranscoding()
             }
             await leave()
             group.cancelAll()
@@ -87,6 +88,7 @@ final class GatewayLoop {
         scheduleNext(.bitrate)
         scheduleNext(.report)
         scheduleNext(.liveness)
+        scheduleNext(.sources)
     }
 
     /// Posts the next tick of a kind this gateway has. Statistics ticks are posted once the
@@ -99,6 +101,8 @@ final class GatewayLoop {
             if let interval = configuration.statsInterval { gateway.post(.tick(.report), after: .seconds(interval)) }
         case .liveness:
             gateway.post(.tick(.liveness), after: .seconds(1))
+        case .sources where media.hasNetworkInputs:
+            gateway.post(.tick(.sources), after: .seconds(1))
         default:
             break
         }
@@ -128,6 +132,13 @@ final class GatewayLoop {
             await handle(message)
         case .sourceEnded:
             gateway.stop(reason: "the source ended")
+        case .sourceLost(let name, let reason):
+            await sourceLost(name, reason: reason)
+        case .sourceRetry(let name):
+            await media.reopenSource(name)
+        case .tick(.sources):
+            for (name, reason) in media.checkSources() { await sourceLost(name, reason: reason) }
+            scheduleNext(.sources)
         case .snapshot(let continuation):
             continuation.resume(returning: snapshot())
         case .tick(.report):
@@ -205,6 +216,13 @@ final class GatewayLoop {
         }
     }
 
+    /// A network source dropped: peers stay; it is opened again after its backoff.
+    func sourceLost(_ name: String, reason: String) async {
+        await media.sourceLost(name, reason: reason) { delay in
+            gateway.post(.sourceRetry(name: name), after: delay)
+        }
+    }
+
     // MARK: - Doing what membership and sessions say
 
     private func apply(_ actions: [Membership.Action]) async {
@@ -242,7 +260,7 @@ final class GatewayLoop {
                 // The caller answers the offer once this connection is gone.
                 await removePeer(session.id, reason: "offered again", ifSerial: session.serial)
             case .connected:
-                media.startFiles()
+                await media.startFiles()
             case .remove(let reason):
                 await removePeer(session.id, reason: reason, ifSerial: session.serial)
             }

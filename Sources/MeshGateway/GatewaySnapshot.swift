@@ -15,6 +15,8 @@ public struct GatewaySnapshot: Sendable {
         public let stalled: Bool
         /// Candidates the peer sent before its description, waiting for it.
         public let queuedCandidates: Int
+        /// The video it is sent: `passthrough` (the source's own), `encoded`, or nil for none.
+        public let sentVideo: String?
     }
 
     public let registered: Bool

@@ -9,6 +9,8 @@ struct MediaPlan: Equatable {
         let encoder: String?
         let payloader: String
         let caps: String
+        /// Fed from the source's own video as it comes, not from the shared encoder.
+        var passthrough = false
     }
 
     enum Step: Equatable {
@@ -25,20 +27,28 @@ struct MediaPlan: Equatable {
 
     private(set) var steps: [Step] = []
     private(set) var unsent: [Unsent] = []
+    /// Why the peer gets the shared encoder's video although the source's own passes
+    /// through to others: it does not take that codec or profile.
+    private(set) var transcodedBecause: String?
 
     var sends: Bool { steps.contains { if case .send = $0 { true } else { false } } }
 
     /// Our offer: each kind we send, in our codec; each kind we do not, received in any codec we take.
-    static func offer(_ configuration: GatewayConfiguration, sending kinds: Set<MediaKind>) -> MediaPlan {
+    /// Video that passes through is offered as it comes: the cheapest, and it loses nothing.
+    static func offer(_ configuration: GatewayConfiguration, sending kinds: Set<MediaKind>, passthrough: PassthroughVideo? = nil) -> MediaPlan {
         var plan = MediaPlan()
         let codec = configuration.videoCodec
-        if kinds.contains(.video) {
+        if kinds.contains(.video), let passthrough {
+            let pt = passthrough.codec.offeredPayloadType
+            plan.steps.append(.send(Sender(kind: .video, encoder: nil, payloader: passthrough.codec.payloader(pt: pt),
+                                           caps: passthrough.codec.rtpCaps(pt: pt, profileLevelID: nil), passthrough: true)))
+        } else if kinds.contains(.video) {
             let pt = codec.offeredPayloadType
             let profile = VideoCodec.h264ProfileLevelID(width: configuration.width, height: configuration.height, fps: configuration.fps)
             plan.steps.append(.send(Sender(kind: .video, encoder: encoder(.video, configuration), payloader: codec.payloader(pt: pt),
                                            caps: codec.rtpCaps(pt: pt, profileLevelID: profile))))
         } else {
-            plan.steps.append(.receiveOnly(caps: VideoCodec.allCases.map { $0.rtpCaps(pt: $0.offeredPayloadType) }.joined(separator: ";")))
+            plan.steps.append(.receiveOnly(caps: VideoCodec.receivedCaps))
         }
         if kinds.contains(.audio) {
             plan.steps.append(.send(Sender(kind: .audio, encoder: encoder(.audio, configuration), payloader: Opus.payloader(pt: Opus.offeredPayloadType),
@@ -52,13 +62,26 @@ struct MediaPlan: Equatable {
     /// Our answer to `offer`, line by line: we send a kind on a line that takes it in our
     /// codec, with the offer's payload type (and H.264 profile); every other line receives
     /// what we can record, if anything.
-    static func answer(to offer: SDPSummary, _ configuration: GatewayConfiguration, sending kinds: Set<MediaKind>) -> MediaPlan {
+    static func answer(to offer: SDPSummary, _ configuration: GatewayConfiguration, sending kinds: Set<MediaKind>,
+                       passthrough: PassthroughVideo? = nil) -> MediaPlan {
         var plan = MediaPlan()
         let codec = configuration.videoCodec
         for line in offer.lines {
             guard let kind = MediaKind(rawValue: line.kind) else { continue }
             let name = kind == .video ? codec.encodingName : Opus.encodingName
             let sends = kinds.contains(kind) && line.receives
+            if sends, kind == .video, let passthrough {
+                let offered = line.codecs.filter { $0.encodingName == passthrough.codec.encodingName && $0.parameter("packetization-mode") != "0" }
+                if let taken = offered.first(where: passthrough.fits) {
+                    plan.steps.append(.send(Sender(kind: .video, encoder: nil, payloader: passthrough.codec.payloader(pt: taken.payloadType),
+                                                   caps: passthrough.codec.rtpCaps(pt: taken.payloadType, profileLevelID: nil), passthrough: true)))
+                    continue
+                }
+                let profile = passthrough.profile.map { " \($0.rawValue)" } ?? ""
+                plan.transcodedBecause = offered.isEmpty
+                    ? "it does not take \(passthrough.codec.encodingName)"
+                    : "it does not take \(passthrough.codec.encodingName)\(profile)"
+            }
             if sends, let offered = offer.codec(name, kind: kind) {
                 let pt = offered.payloadType
                 plan.steps.append(.send(kind == .video

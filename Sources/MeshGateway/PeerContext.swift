@@ -9,6 +9,10 @@ struct PeerContext {
     let pipeline: Pipeline
     /// The shared encoders' tees, by the kind they carry; a kind we do not send has none.
     let tees: [MediaKind: Element]
+    /// The source's video as it comes, for peers that take its codec and profile.
+    let passthrough: (tee: Element, video: PassthroughVideo)?
+    /// What comes from the source's video, when it passes through: its keyframe interval.
+    let sourceVideo: StreamWatch?
     /// What the shared video encoder has made, with `--encode once`.
     let encodedVideo: BufferCounter?
     let signalling: SignallingClient

@@ -50,6 +50,12 @@ extension PeerSession {
         if let encoded = context.encodedVideo {
             line["keyframes_out"] = encoded.keyframes
         }
+        if let interval = context.sourceVideo?.keyframeInterval {
+            line["source_keyframe_interval_ms"] = interval.milliseconds
+        }
+        if let video = sentVideo {
+            line["video_out"] = video
+        }
         if configuration.encode == .perPeer, media.videoEncoder != nil {
             line["kbps_target"] = bitrate.current
         }

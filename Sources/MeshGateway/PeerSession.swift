@@ -32,6 +32,8 @@ final class PeerSession {
     var liveness = Liveness()
     /// Set while we check that the peer still has us, after our signalling socket was away.
     var resync: ResyncCheck?
+    /// Which video this peer is sent: `passthrough` (the source's own) or `encoded`.
+    private(set) var sentVideo: String?
     /// This peer's video bitrate when it has its own encoder (`--encode per-peer`).
     var bitrate: BitrateController
     /// Totals at the previous `--stats` line, for rates.
@@ -64,7 +66,7 @@ final class PeerSession {
     /// Starts as the offerer: our branches, then the offer once they have caps.
     func startOffering() async -> [Outcome] {
         await media.start()
-        let plan = MediaPlan.offer(configuration, sending: context.sending)
+        let plan = MediaPlan.offer(configuration, sending: context.sending, passthrough: context.passthrough?.video)
         do {
             try await build(plan)
         } catch {
@@ -107,7 +109,10 @@ final class PeerSession {
             try await media.webrtc.setRemoteDescription(.offer, sdp)
             remoteSummary = offer
             outcomes += await perform(negotiation.handle(.remoteDescriptionSet))
-            let plan = MediaPlan.answer(to: offer, configuration, sending: context.sending)
+            let plan = MediaPlan.answer(to: offer, configuration, sending: context.sending, passthrough: context.passthrough?.video)
+            if let reason = plan.transcodedBecause {
+                logger.info("peer gets the source's video transcoded", metadata: ["peer": "\(id)", "why": "\(reason)"])
+            }
             for unsent in plan.unsent {
                 logger.warning("peer does not take our codec; sending it no \(unsent.kind.rawValue)", metadata: ["peer": "\(id)", "codec": "\(unsent.codec)"])
             }
@@ -264,8 +269,14 @@ final class PeerSession {
         for step in plan.steps {
             switch step {
             case .send(let sender):
-                guard let tee = context.tees[sender.kind] else { continue }
+                guard let tee = sender.passthrough ? context.passthrough?.tee : context.tees[sender.kind] else { continue }
                 try await media.attach(sender, from: tee) { post(.capsChanged) }
+                if sender.kind == .video { sentVideo = sender.passthrough ? "passthrough" : "encoded" }
+                if sender.passthrough {
+                    // Cameras cannot be asked for a keyframe: the peer's picture starts at the next one.
+                    let every = context.sourceVideo?.keyframeInterval.map { " (every \($0.milliseconds) ms)" } ?? ""
+                    logger.info("video passes through; the peer's picture starts at the source's next keyframe\(every)", metadata: ["peer": "\(id)"])
+                }
             case .receiveOnly(let caps):
                 media.addReceiveOnly(caps: caps)
             }

@@ -10,14 +10,42 @@ struct SendGraph {
     /// The queues after a `file:` source's decoder, where the file waits for the first peer.
     static let fileQueues = ["video_file_queue", "audio_file_queue"]
 
+    /// The tee of a source's video as it comes, for peers that take it (passthrough).
+    static let passthroughTee = "video_pass_tee"
+    /// The queue before the shared encoder when it transcodes a source that also passes through.
+    static let transcodeQueue = "video_transcode"
+
     let description: String
     let sendsVideo: Bool
     let sendsAudio: Bool
+    /// The file and network sources to open, each once, with the kinds they feed.
+    let inputs: [Input]
 
-    init(_ configuration: GatewayConfiguration) {
+    /// A file or network source: a uridecodebin added by ``SourceInput``, linked to the
+    /// graph's entry queue of each kind it feeds.
+    struct Input: Equatable {
+        let source: URISource
+        let name: String
+        let kinds: Set<MediaKind>
+        /// The formats it is told not to decode: what passes through.
+        let undecoded: String
+    }
+
+    /// The queue a file or network source's stream of `kind` enters the graph at.
+    static func entry(_ kind: MediaKind, file: Bool) -> String {
+        file ? "\(kind.rawValue)_file_queue" : "\(kind.rawValue)_in"
+    }
+
+    init(_ configuration: GatewayConfiguration, sources: SourceDecision = SourceDecision()) {
         var parts: [String] = []
         var video: String?
         var audio: String?
+        var sendsAudio = false
+        var inputs: [Input] = []
+        /// The entry of a source's stream, paced by the clock when it is a file.
+        func entry(_ kind: MediaKind, _ source: URISource) -> String {
+            "queue name=\(Self.entry(kind, file: !source.isNetwork))" + (source.isNetwork ? "" : " ! clocksync")
+        }
         if let preset = configuration.preset {
             parts.append(preset.description)
             video = preset.names("video") ? "video." : nil
@@ -28,22 +56,47 @@ struct SendGraph {
             case .camera(let device):
                 // decodebin takes raw frames as they are and decodes MJPEG, whichever the camera gives.
                 video = "v4l2src" + (device.map { " device=\(Self.quoted($0))" } ?? "") + " ! decodebin"
-            case .file(let path):
-                parts.append("filesrc location=\(Self.quoted(path)) ! decodebin name=file_video")
-                video = "file_video. ! queue name=video_file_queue ! clocksync"
+            case .file, .network:
+                guard let source = configuration.video.opened else { break }
+                if case .passthrough(let passed) = sources.video {
+                    // As it comes for peers that take it; decoded for the shared encoder only
+                    // while a peer needs that (``SendingMedia`` gates it).
+                    parts.append("\(entry(.video, source)) ! \(passed.codec == .h264 ? "h264parse" : "identity") "
+                        + "! tee name=\(Self.passthroughTee) allow-not-linked=true")
+                    video = "\(Self.passthroughTee). ! queue name=\(Self.transcodeQueue) max-size-buffers=30 max-size-bytes=0 max-size-time=0 leaky=downstream ! decodebin"
+                } else {
+                    video = entry(.video, source)
+                }
             case .none: video = nil
             }
             switch configuration.audio {
             case .test: audio = "audiotestsrc is-live=true wave=sine freq=440 volume=0.2"
             case .microphone(let device): audio = "alsasrc" + (device.map { " device=\(Self.quoted($0))" } ?? "")
-            case .file(let path):
-                if configuration.video == .file(path) {
-                    audio = "file_video. ! queue name=audio_file_queue ! clocksync"
+            case .file, .network:
+                guard let source = configuration.audio.opened else { break }
+                if sources.audioPasses {
+                    parts.append("\(entry(.audio, source)) ! opusparse ! tee name=\(Self.audioTee) allow-not-linked=true")
+                    sendsAudio = true
                 } else {
-                    parts.append("filesrc location=\(Self.quoted(path)) ! decodebin name=file_audio")
-                    audio = "file_audio. ! queue name=audio_file_queue ! clocksync"
+                    audio = entry(.audio, source)
                 }
             case .none: audio = nil
+            }
+            let passedVideo: VideoCodec? = if case .passthrough(let passed) = sources.video { passed.codec } else { nil }
+            let videoSource = configuration.video.opened, audioSource = configuration.audio.opened
+            if let videoSource, videoSource == audioSource {
+                inputs.append(Input(source: videoSource, name: videoSource.isNetwork ? "network" : "file", kinds: [.video, .audio],
+                                    undecoded: SourceFacts.undecoded(video: passedVideo, audio: sources.audioPasses)))
+            } else {
+                if let videoSource {
+                    inputs.append(Input(source: videoSource, name: videoSource.isNetwork ? "network_video" : "file_video", kinds: [.video],
+                                        undecoded: SourceFacts.undecoded(video: passedVideo, audio: true)))
+                }
+                if let audioSource {
+                    // Video it does not feed is left encoded: nothing decodes what nobody uses.
+                    inputs.append(Input(source: audioSource, name: audioSource.isNetwork ? "network_audio" : "file_audio", kinds: [.audio],
+                                        undecoded: SourceFacts.undecoded(video: .h264, audio: sources.audioPasses) + ";" + SourceFacts.otherVideo))
+                }
             }
         }
         let c = configuration
@@ -66,7 +119,8 @@ struct SendGraph {
         }
         description = parts.joined(separator: "  ")
         sendsVideo = video != nil
-        sendsAudio = audio != nil
+        self.sendsAudio = sendsAudio || audio != nil
+        self.inputs = inputs
     }
 
     /// Quotes a value for gst-launch syntax.

@@ -12,6 +12,15 @@ final class SendingMedia {
     /// What the shared video encoder has made (`--encode once`): its keyframes are what every
     /// peer's request for one costs.
     let encodedVideo: BufferCounter?
+    /// The source's video as it comes, for peers that take it; nil when it is transcoded.
+    let passthrough: (tee: Element, video: PassthroughVideo)?
+    /// The file and network sources, opened by uridecodebins.
+    private(set) var inputs: [SourceInput] = []
+    /// Closed while no peer takes the shared encoder's video, when the source's own passes
+    /// through: then nothing is decoded or encoded.
+    private let transcoding: Gate?
+    /// Whether the source's audio goes out as it comes (Opus).
+    private let audioPasses: Bool
     private let configuration: GatewayConfiguration
     private let logger: Logger
     private var bus: BusSubscription?
@@ -23,21 +32,66 @@ final class SendingMedia {
 
     /// Checks the sources and builds the pipeline (off the loop's thread: its elements load
     /// their plugins and open their devices), stopped.
-    static func make(_ configuration: GatewayConfiguration, logger: Logger) async throws(GatewayError) -> SendingMedia {
+    static func make(_ configuration: GatewayConfiguration, logger: Logger, post: @escaping @Sendable (Gateway.Event) -> Void) async throws(GatewayError) -> SendingMedia {
         try checkSources(configuration)
-        let graph = SendGraph(configuration)
+        let decision = try await decideSources(configuration, logger: logger)
+        let graph = SendGraph(configuration, sources: decision)
         let description = graph.description
+        let pipeline: Pipeline
         do {
-            let pipeline = try await GStreamer.blocking { () throws -> Pipeline in
+            pipeline = try await GStreamer.blocking { () throws -> Pipeline in
                 description.isEmpty ? Pipeline(name: "meshgate") : try Pipeline.parse(description)
             }
-            return SendingMedia(pipeline: pipeline, graph: graph, configuration: configuration, logger: logger)
         } catch {
             throw GatewayError("cannot build the media pipeline: \(error)")
         }
+        let media = SendingMedia(pipeline: pipeline, graph: graph, decision: decision, configuration: configuration, logger: logger)
+        for input in graph.inputs {
+            let name = input.name
+            media.inputs.append(try SourceInput(input, pipeline: pipeline, latency: configuration.sourceLatency) { reason in
+                post(.sourceLost(name: name, reason: reason))
+            })
+        }
+        return media
     }
 
-    private init(pipeline: Pipeline, graph: SendGraph, configuration: GatewayConfiguration, logger: Logger) {
+    /// Probes the file and network sources (each once) and decides how their media goes out.
+    private static func decideSources(_ configuration: GatewayConfiguration, logger: Logger) async throws(GatewayError) -> SourceDecision {
+        guard configuration.preset == nil else { return SourceDecision() }
+        var wanted: [(URISource, Set<MediaKind>)] = []
+        for (kind, source) in [(MediaKind.video, configuration.video.opened), (.audio, configuration.audio.opened)] {
+            guard let source else { continue }
+            if let index = wanted.firstIndex(where: { $0.0 == source }) { wanted[index].1.insert(kind) } else { wanted.append((source, [kind])) }
+        }
+        var decision = SourceDecision()
+        for (source, kinds) in wanted {
+            let facts = try await SourceProbe.run(source, kinds: kinds, latency: configuration.sourceLatency,
+                                                  timeout: source.isNetwork ? .seconds(10) : .seconds(5))
+            if kinds.contains(.video), let video = facts.video, let feed = facts.videoFeed(configuration) {
+                decision.video = feed
+                var metadata: Logger.Metadata = ["source": "\(source.shown)", "format": "\(video.format)"]
+                if let width = video.width, let height = video.height { metadata["size"] = "\(width)x\(height)" }
+                if let profile = video.profile { metadata["profile"] = "\(profile)" }
+                switch feed {
+                case .passthrough:
+                    logger.info("video passes through as it comes to peers that take it; others get it transcoded", metadata: metadata)
+                case .transcode(let reason?):
+                    metadata["why"] = "\(reason)"
+                    logger.info("video is transcoded", metadata: metadata)
+                case .transcode(nil):
+                    break
+                }
+            }
+            if kinds.contains(.audio), let audio = facts.audio {
+                decision.audioPasses = facts.audioPasses(configuration)
+                if decision.audioPasses { logger.info("audio passes through as it comes (Opus)", metadata: ["source": "\(source.shown)"]) }
+                else { logger.debug("audio is encoded to Opus", metadata: ["source": "\(source.shown)", "format": "\(audio)"]) }
+            }
+        }
+        return decision
+    }
+
+    private init(pipeline: Pipeline, graph: SendGraph, decision: SourceDecision, configuration: GatewayConfiguration, logger: Logger) {
         self.pipeline = pipeline
         self.configuration = configuration
         self.logger = logger
@@ -62,6 +116,16 @@ final class SendingMedia {
             encodedVideo = encoded
         } else {
             encodedVideo = nil
+        }
+        audioPasses = decision.audioPasses
+        if case .passthrough(let video) = decision.video, let tee = pipeline.element(named: SendGraph.passthroughTee) {
+            passthrough = (tee, video)
+            let gate = Gate()
+            pipeline.element(named: SendGraph.transcodeQueue)?.staticPad("sink")?.gate(gate)
+            transcoding = gate
+        } else {
+            passthrough = nil
+            transcoding = nil
         }
         waitingFiles = SendGraph.fileQueues.compactMap { pipeline.element(named: $0)?.staticPad("src")?.holdAfterFirstBuffer() }
     }
@@ -99,6 +163,14 @@ final class SendingMedia {
         let bus = pipeline.subscribeToBus { post(.bus($0)) }
         self.bus = bus
         for tee in tees.values { tee.staticPad("sink")?.onEOS { post(.sourceEnded) } }
+        for input in inputs {
+            do {
+                try await input.open()
+            } catch {
+                await stop()
+                throw GatewayError("cannot open \(input.input.source.shown): \(error)")
+            }
+        }
         let pipeline = pipeline
         guard await GStreamer.blocking({ pipeline.setState(.playing) }) else {
             // The bus handler ran before set_state returned: the error is there.
@@ -130,8 +202,17 @@ final class SendingMedia {
     }
 
     /// Plays the files that wait from where they wait (their start), as if they began now.
-    func startFiles() {
+    func startFiles() async {
         guard !waitingFiles.isEmpty else { return }
+        // A file that passes through sent its first frame, a keyframe, before any peer was
+        // there to take it, and nobody can ask a file for another: it starts over, and the
+        // flush of that seek stops before what the peers are fed from.
+        if passthrough != nil || audioPasses {
+            for input in inputs where !input.isNetwork {
+                for probe in waitingFiles { probe.pad.dropFlushes() }
+                await input.rewind(asSegment: configuration.loop)
+            }
+        }
         let now = Int(pipeline.runningTime ?? 0)
         for probe in waitingFiles {
             probe.pad.setOffset(nanoseconds: now)
@@ -148,10 +229,85 @@ final class SendingMedia {
         }
     }
 
+    /// Decodes and encodes the source's video only while a peer takes the encoder's, when
+    /// the source's own passes through (called after peers come and go).
+    func updateTranscoding() {
+        guard let transcoding, let tee = tees[.video] else { return }
+        let needed = tee.int("num-src-pads") > 0
+        guard needed != transcoding.isOpen else { return }
+        if needed {
+            transcoding.open()
+            logger.info("transcoding the source's video for peers that cannot take it as it comes; it starts at the source's next keyframe")
+        } else {
+            transcoding.close()
+            logger.info("no peer needs the source's video transcoded: stopped transcoding")
+        }
+    }
+
+    /// What comes from the source's video when it passes through: how often its keyframes
+    /// come says how long a peer that joins waits for its first picture.
+    var passthroughWatch: StreamWatch? {
+        guard passthrough != nil else { return nil }
+        return inputs.lazy.compactMap { $0.watches[.video] }.first
+    }
+
+    /// The input whose element a bus message's path (`/meshgate/network/…`) is inside.
+    func input(inPath path: String) -> SourceInput? {
+        let parts = path.split(separator: "/")
+        guard parts.count >= 2 else { return nil }
+        return inputs.first { $0.name == parts[1] }
+    }
+
+    var hasNetworkInputs: Bool { inputs.contains(where: \.isNetwork) }
+
+    /// A network source dropped: closed now, opened again after the backoff.
+    func sourceLost(_ name: String, reason: String, retry: (Duration) -> Void) async {
+        guard let input = inputs.first(where: { $0.name == name && $0.isNetwork }) else { return }
+        let wasPlaying = input.health.phase == .playing
+        guard let delay = await input.drop(now: .now) else { return }
+        let metadata: Logger.Metadata = ["source": "\(input.input.source.shown)", "reason": "\(reason)", "retry_in_s": "\(delay.components.seconds)"]
+        if wasPlaying {
+            logger.warning("source lost; peers stay connected, and it is opened again until it returns", metadata: metadata)
+        } else {
+            logger.info("source still unavailable", metadata: metadata)
+        }
+        retry(delay)
+    }
+
+    /// Opens a dropped network source again.
+    func reopenSource(_ name: String) async {
+        guard let input = inputs.first(where: { $0.name == name }), case .down = input.health.phase else { return }
+        do {
+            try await input.reopen(now: .now)
+        } catch {
+            logger.warning("cannot open the source again", metadata: ["source": "\(input.input.source.shown)", "reason": "\(error)"])
+        }
+    }
+
+    /// Looks at whether each network source still delivers; returns those that stopped.
+    func checkSources() -> [(name: String, reason: String)] {
+        var stopped: [(name: String, reason: String)] = []
+        let now = ContinuousClock.now
+        for input in inputs where input.isNetwork {
+            switch input.check(now: now) {
+            case .lost(let reason)?:
+                stopped.append((input.name, reason))
+            case .back(let after)?:
+                logger.info("source back; peers get its media again", metadata: [
+                    "source": "\(input.input.source.shown)", "down_s": "\(after.components.seconds)",
+                ])
+            case nil:
+                break
+            }
+        }
+        return stopped
+    }
+
     /// Stops the pipeline and its bus handler. Peers' bins must be gone first.
     func stop() async {
         let pipeline = pipeline
         _ = await GStreamer.blocking { pipeline.setState(.null) }
+        for input in inputs { await input.close() }
         bus = nil
     }
 }

@@ -28,16 +28,22 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: "Display name the others see; default: the id.")
     var name: String?
 
-    @Option(help: ArgumentHelp("Video to send: auto, test, v4l2[:DEVICE], file:PATH, none. (default: auto)", valueName: "SOURCE"),
+    @Option(help: ArgumentHelp("Video to send: auto, test, v4l2[:DEVICE], file:PATH, rtsp://, rtsps://, http(s)://, srt:// URI, none. (default: auto)", valueName: "SOURCE"),
             transform: SourceChoice.init(argument:))
     var video = SourceChoice<VideoSource>.auto
 
-    @Option(help: ArgumentHelp("Audio to send: auto, test, alsa[:DEVICE], file:PATH, none. (default: auto)", valueName: "SOURCE"),
+    @Option(help: ArgumentHelp("Audio to send: auto, test, alsa[:DEVICE], file:PATH, rtsp://, rtsps://, http(s)://, srt:// URI, none; the same URI as --video opens it once. (default: auto)", valueName: "SOURCE"),
             transform: SourceChoice.init(argument:))
     var audio = SourceChoice<AudioSource>.auto
 
     @Flag(help: "Play file: sources (and a preset's decodebins named file…) in a loop instead of leaving when they end.")
     var loop = false
+
+    @Option(help: ArgumentHelp("How long a network source (rtsp://, srt://) waits for late packets, in ms.", valueName: "MS"))
+    var sourceLatency = 200
+
+    @Flag(help: "Decode and encode a file or network source's video even for peers that could take it as it comes (passthrough).")
+    var transcode = false
 
     @Option(help: ArgumentHelp("Send from a preset (a name `meshgate pipelines` lists, or a file) instead of --video/--audio.", valueName: "FILE"))
     var pipeline: String?
@@ -112,6 +118,7 @@ struct JoinCommand: AsyncParsableCommand {
         if encoder != .auto, encoder != .software, videoCodec != .h264 {
             throw ValidationError("--encoder \(encoder.rawValue) encodes H.264 only: add --video-codec h264")
         }
+        guard (0...10000).contains(sourceLatency) else { throw ValidationError("--source-latency must be between 0 and 10000 ms, not \(sourceLatency)") }
         guard (1...120).contains(fps) else { throw ValidationError("--fps must be between 1 and 120, not \(fps)") }
         guard (16...50000).contains(bitrate) else { throw ValidationError("--bitrate must be between 16 and 50000 kbit/s, not \(bitrate)") }
         if let stun, !stun.hasPrefix("stun://") { throw ValidationError("--stun must look like stun://HOST:PORT, not '\(stun)'") }
@@ -145,6 +152,8 @@ struct JoinCommand: AsyncParsableCommand {
             }
         }
         configuration.loop = loop
+        configuration.sourceLatency = sourceLatency
+        configuration.transcode = transcode
         configuration.video = video.resolved()
         configuration.audio = audio.resolved()
         configuration.videoCodec = videoCodec

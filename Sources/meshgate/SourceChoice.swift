@@ -46,12 +46,12 @@ protocol DeviceBackedSource: Sendable {
 
 extension VideoSource: DeviceBackedSource {
     static var flag: String { "--video" }
-    static var forms: String { "auto, test, v4l2[:DEVICE], file:PATH or none" }
+    static var forms: String { "auto, test, v4l2[:DEVICE], file:PATH, an rtsp://, rtsps://, http(s):// or srt:// URI, or none" }
     static var deviceClass: String { "Video/Source" }
 }
 
 extension AudioSource: DeviceBackedSource {
     static var flag: String { "--audio" }
-    static var forms: String { "auto, test, alsa[:DEVICE], file:PATH or none" }
+    static var forms: String { "auto, test, alsa[:DEVICE], file:PATH, an rtsp://, rtsps://, http(s):// or srt:// URI, or none" }
     static var deviceClass: String { "Audio/Source" }
 }

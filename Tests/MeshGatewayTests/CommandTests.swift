@@ -24,6 +24,9 @@ struct CommandTests {
         (["--port", "70000"], "--port must be between 0 and 65535"),
         (["--encoder", "va"], "--encoder va encodes H.264 only: add --video-codec h264"),
         (["--encoder", "quicksync"], "--encoder"),
+        (["--video", "rtmp://camera.test/live"], "--video must be auto, test, v4l2[:DEVICE], file:PATH, an rtsp://"),
+        (["--video", "rtsp://"], "--video must be"),
+        (["--source-latency", "20000"], "--source-latency must be between 0 and 10000 ms"),
     ])
     func aBadFlagValueIsAUsageError(arguments: [String], message: String) async throws {
         let result = try await MeshgateProcess.run(["join"] + arguments)
@@ -37,6 +40,11 @@ struct CommandTests {
 
     @Test func anUnreadableFileSaysWhatToDo() async throws {
         try await expectFailure(["--video", "file:/no/such/clip.mkv", "--audio", "none"], saying: "cannot read /no/such/clip.mkv")
+    }
+
+    @Test func aCameraThatDoesNotAnswerSaysSo() async throws {
+        try await expectFailure(["--video", "rtsp://user:camera-secret@127.0.0.1:9/camera", "--audio", "none"],
+                                saying: "cannot open rtsp://user:***@127.0.0.1:9/camera")
     }
 
     @Test func aMissingElementSaysWhichOne() async throws {

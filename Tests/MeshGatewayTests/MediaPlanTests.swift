@@ -50,3 +50,36 @@ struct MediaPlanTests {
         #expect(encoders.first?.hasPrefix("vp8enc name=video_encoder") == true)
     }
 }
+
+/// Which peers get the source's own video.
+struct PassthroughPlanTests {
+    static let camera = PassthroughVideo(codec: .h264, profile: .constrainedBaseline)
+
+    @Test func anOfferSendsTheSourcesCodecAsItComes() {
+        let plan = MediaPlan.offer(MediaPlanTests.configuration(), sending: [.video, .audio], passthrough: Self.camera)
+        guard case .send(let video) = plan.steps.first else {
+            Issue.record("expected video sent: \(plan.steps)")
+            return
+        }
+        #expect(video.passthrough && video.encoder == nil && video.payloader.hasPrefix("rtph264pay"))
+        // The profile is the stream's own, which the payloader reads from its SPS.
+        #expect(video.caps.contains("encoding-name=H264") && !video.caps.contains("profile-level-id"))
+    }
+
+    @Test func aPeerThatTakesTheSourcesProfileGetsItAsItComes() {
+        let plan = MediaPlan.answer(to: SDPSummary(SDPTests.browserOffer), MediaPlanTests.configuration(), sending: [.video, .audio],
+                                    passthrough: Self.camera)
+        let video = plan.steps.compactMap { if case .send(let sender) = $0, sender.kind == .video { sender } else { nil } }.first
+        #expect(video?.passthrough == true)
+        #expect(plan.transcodedBecause == nil)
+    }
+
+    @Test func aPeerWithoutTheSourcesCodecGetsTheSharedEncoderAndTheLogSaysWhy() {
+        let vp8Only = SDPTests.browserOffer.split(separator: "\r\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("H264") }.joined(separator: "\r\n")
+        let plan = MediaPlan.answer(to: SDPSummary(vp8Only), MediaPlanTests.configuration(), sending: [.video, .audio], passthrough: Self.camera)
+        let video = plan.steps.compactMap { if case .send(let sender) = $0, sender.kind == .video { sender } else { nil } }.first
+        #expect(video?.passthrough == false && video?.payloader.hasPrefix("rtpvp8pay") == true)
+        #expect(plan.transcodedBecause == "it does not take H264")
+    }
+}

@@ -31,5 +31,7 @@ struct RTSPCameraTests {
         }
         #expect(videoSink.caps?.int("width") == 640)
         #expect(videoSink.caps?.int("height") == 480)
+        // Main profile is what lets it reorder frames; constrained baseline cannot.
+        #expect(videoSink.caps?.string("profile") == (bFrames ? "main" : "constrained-baseline"))
     }
 }

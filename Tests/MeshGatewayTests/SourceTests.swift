@@ -157,18 +157,23 @@ struct SourceTests {
     }
 }
 
-/// A short WebM file with a test pattern and a tone, made with gst-launch-1.0.
+/// A short file with a test pattern and a tone, made with gst-launch-1.0: WebM (VP8 and
+/// Opus, 320x240), or with `h264` MP4 (H.264 with a keyframe every second and AAC, 480x360).
 enum Clip {
-    static func make(seconds: Int) async throws -> String {
-        let path = try temporaryDirectory("clip") + "/clip.webm"
+    static func make(seconds: Int, h264: Bool = false) async throws -> String {
+        let path = try temporaryDirectory("clip") + (h264 ? "/clip.mp4" : "/clip.webm")
         let frames = seconds * 15, audioBuffers = seconds * 50
+        let video = h264
+            ? ["video/x-raw,format=I420,width=480,height=360,framerate=15/1", "!", "x264enc", "speed-preset=ultrafast", "tune=zerolatency",
+               "key-int-max=15", "!", "h264parse", "!", "queue", "!", "mp4mux", "name=mux"]
+            : ["video/x-raw,width=320,height=240,framerate=15/1", "!", "vp8enc", "deadline=1", "!", "queue", "!", "webmmux", "name=mux"]
+        let audio = h264 ? ["voaacenc", "!", "aacparse"] : ["opusenc"]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/gst-launch-1.0")
-        process.arguments = ["-q",
-            "videotestsrc", "num-buffers=\(frames)", "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=15/1",
-            "!", "vp8enc", "deadline=1", "!", "queue", "!", "webmmux", "name=mux", "!", "filesink", "location=\(path)",
-            "audiotestsrc", "num-buffers=\(audioBuffers)", "samplesperbuffer=960", "!", "audio/x-raw,rate=48000",
-            "!", "opusenc", "!", "queue", "!", "mux."]
+        process.arguments = ["-q", "videotestsrc", "num-buffers=\(frames)", "pattern=ball", "!"] + video
+            + ["!", "filesink", "location=\(path)",
+               "audiotestsrc", "num-buffers=\(audioBuffers)", "samplesperbuffer=960", "!", "audio/x-raw,rate=48000", "!"]
+            + audio + ["!", "queue", "!", "mux."]
         try process.run()
         try await eventually("gst-launch-1.0 to write the clip", within: .seconds(30)) { process.isRunning ? nil : true }
         #expect(process.terminationStatus == 0)

@@ -22,7 +22,8 @@ def main():
     encoder = "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30"
     if "--b-frames" in sys.argv[2:]:
         # Without zerolatency x264 may reorder frames: B-frames, as some cameras send.
-        encoder = "x264enc speed-preset=ultrafast bframes=2 b-adapt=false key-int-max=30"
+        # The payloader would otherwise ask for constrained baseline, which has none.
+        encoder = "x264enc speed-preset=ultrafast bframes=2 b-adapt=false key-int-max=30 ! video/x-h264,profile=main"
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
         "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,framerate=15/1 "
