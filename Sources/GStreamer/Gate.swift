@@ -10,9 +10,12 @@ public final class Gate: Sendable {
         var passing = false
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    public init() {}
+    /// `open`: passing from the start.
+    public init(open: Bool = false) {
+        state = Mutex(State(open: open, passing: open))
+    }
 
     public var isOpen: Bool { state.withLock { $0.open } }
 

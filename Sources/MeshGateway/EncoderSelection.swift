@@ -17,7 +17,7 @@ enum EncoderSelection {
                        installed: (String) -> Bool, starts: (VideoEncoder) -> Bool) -> Result<Outcome, GatewayError> {
         guard codec == .h264 else {
             if let hardware = choice.hardware {
-                return .failure(GatewayError("--encoder \(choice.rawValue) (\(hardware.factory)) encodes H.264 only: add --video-codec h264"))
+                return .failure(GatewayError("--encoder \(choice.rawValue) (\(hardware.factory)) encodes H.264 only: add h264 to --video-codec"))
             }
             return .success(Outcome(encoder: .vp8, reason: "VP8 is encoded in software"))
         }

@@ -19,7 +19,14 @@ public struct GatewayConfiguration: Sendable {
     /// Re-encodes a source's video even when peers could take it as it comes (`--transcode`).
     public var transcode = false
 
-    public var videoCodec: VideoCodec = .vp8
+    /// Video codecs to send, best first (`--video-codec`): each peer gets the first it takes,
+    /// from one shared encoder per codec in use.
+    public var videoCodecs: [VideoCodec] = [.vp8, .h264]
+    /// The first of `videoCodecs`; setting it sends that codec alone.
+    public var videoCodec: VideoCodec {
+        get { videoCodecs.first ?? .vp8 }
+        set { videoCodecs = [newValue] }
+    }
     /// Which kind of encoder runs (`--encoder`); the gateway picks one as it starts.
     public var encoder: EncoderChoice = .auto
     /// The encoder picked from `encoder` when the gateway started.
@@ -53,12 +60,14 @@ public struct GatewayConfiguration: Sendable {
 
     public init() {}
 
-    /// The video encoder that runs: the one picked at start, or software for the codec.
-    var videoEncoder: VideoEncoder { selectedEncoder ?? (videoCodec == .vp8 ? .vp8 : .x264) }
+    /// The encoder of `codec`: for H.264 the one picked at start, else software.
+    func videoEncoder(_ codec: VideoCodec) -> VideoEncoder {
+        codec == .vp8 ? .vp8 : selectedEncoder ?? .x264
+    }
 
-    /// The video encoder as a gst-launch description, named `name`.
-    func videoEncoderDescription(name: String) -> String {
-        videoEncoder.description(name: name, bitrate: bitrate, width: width, height: height, fps: fps)
+    /// The encoder of `codec` as a gst-launch description, named `name`.
+    func videoEncoderDescription(_ codec: VideoCodec, name: String) -> String {
+        videoEncoder(codec).description(name: name, bitrate: bitrate, width: width, height: height, fps: fps)
     }
 }
 

@@ -20,6 +20,7 @@ extension GatewayLoop {
                       stalled: $0.state == .connected && $0.liveness.stalled, queuedCandidates: $0.negotiation.pendingCandidates.count,
                       sentVideo: $0.sentVideo)
             },
+            videoEncoders: media.encodersRunning.map(\.rawValue),
             pipelineElements: media.pipeline.childCount
         )
     }

@@ -15,6 +15,8 @@ final class GatewayLoop {
     private let context: PeerContext
     var membership: Membership
     var peers: [PeerID: PeerSession] = [:]
+    /// Video codecs each peer's answer refused: the next offer to it leaves them out.
+    private var refusedCodecs: [PeerID: Set<VideoCodec>] = [:]
     private var nextSerial = 1
     /// When this gateway last sent `new_user`: a newcomer's first frames are counted from it.
     var joinedAt: ContinuousClock.Instant?
@@ -34,24 +36,24 @@ final class GatewayLoop {
         signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
         refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)
-        context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, tees: media.tees,
-                              passthrough: media.passthrough, sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling, post: { post.yield($0) }, children: gateway.children)
+        context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, feeds: media.feeds,
+                              sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling, post: { post.yield($0) }, children: gateway.children)
     }
 
-    /// Picks the video encoder (`--encoder`), trying hardware ones on a thread of their own:
-    /// each try starts a pipeline. Nil when we send no video.
+    /// Picks the H.264 encoder (`--encoder`), trying hardware ones on a thread of their own:
+    /// each try starts a pipeline. Nil when we send no H.264 (VP8 is always vp8enc).
     private static func chooseEncoder(_ configuration: GatewayConfiguration, logger: Logger) async throws(GatewayError) -> VideoEncoder? {
         guard configuration.video != .none || configuration.preset?.names("video") == true else { return nil }
         let c = configuration
         let outcome = await GStreamer.blocking {
-            EncoderSelection.choose(c.encoder, codec: c.videoCodec, installed: GStreamer.hasElement) { encoder in
+            EncoderSelection.choose(c.encoder, codec: c.videoCodecs.contains(.h264) ? .h264 : .vp8, installed: GStreamer.hasElement) { encoder in
                 EncoderProbe.starts(encoder, width: c.width, height: c.height, fps: c.fps, bitrate: c.bitrate)
             }
         }
         let chosen = try outcome.get()
         for warning in chosen.warnings { logger.warning("\(warning)") }
         logger.info("video encoder", metadata: ["element": "\(chosen.encoder.factory)", "why": "\(chosen.reason)"])
-        return chosen.encoder
+        return chosen.encoder == .vp8 ? nil : chosen.encoder
     }
 
     func run() async throws(GatewayError) {
@@ -73,7 +75,7 @@ final class GatewayLoop {
                 }
                 await handle(event)
                 if failure != nil { break }
-                media.updateTranscoding()
+                media.updateEncoders()
             }
             await leave()
             group.cancelAll()
@@ -239,6 +241,7 @@ final class GatewayLoop {
             case .overCapacity(let id):
                 refusals.overCapacity(id)
             case .remove(let id, let reason):
+                refusedCodecs[id] = nil
                 await removePeer(id, reason: reason)
             case .checkStillThere(let ids):
                 let now = ContinuousClock.now
@@ -263,6 +266,13 @@ final class GatewayLoop {
                 await media.startFiles()
             case .remove(let reason):
                 await removePeer(session.id, reason: reason, ifSerial: session.serial)
+            case .offerAgain(let codec):
+                refusedCodecs[session.id, default: []].insert(codec)
+                let left = configuration.videoCodecs.filter { !(refusedCodecs[session.id] ?? []).contains($0) }
+                logger.info("peer does not take \(codec.encodingName); offering again", metadata: [
+                    "peer": "\(session.id)", "video": "\(left.first?.encodingName ?? "none: it takes none of our codecs")",
+                ])
+                await offer(to: session.id)
             }
         }
     }
@@ -290,7 +300,7 @@ final class GatewayLoop {
     func offer(to id: PeerID) async {
         await removePeer(id, reason: "reconnecting")
         guard let session = await newSession(for: id, role: .offerer) else { return }
-        await apply(await session.startOffering(), of: session)
+        await apply(await session.startOffering(refusing: refusedCodecs[id] ?? []), of: session)
     }
 
     private func answer(_ sdp: String, summary: SDPSummary, from id: PeerID) async {

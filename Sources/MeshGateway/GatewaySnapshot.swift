@@ -21,6 +21,8 @@ public struct GatewaySnapshot: Sendable {
 
     public let registered: Bool
     public let peers: [Peer]
+    /// The codecs (`vp8`, `h264`) whose shared video encoder runs for peers now.
+    public let videoEncoders: [String]
     /// Direct children of the pipeline: the sending half, and one bin per peer, gone when it leaves.
     public let pipelineElements: Int
 }

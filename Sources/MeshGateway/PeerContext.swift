@@ -7,10 +7,8 @@ struct PeerContext {
     let configuration: GatewayConfiguration
     let logger: Logger
     let pipeline: Pipeline
-    /// The shared encoders' tees, by the kind they carry; a kind we do not send has none.
-    let tees: [MediaKind: Element]
-    /// The source's video as it comes, for peers that take its codec and profile.
-    let passthrough: (tee: Element, video: PassthroughVideo)?
+    /// The tees peers' sending branches attach to; a kind we do not send has none.
+    let feeds: Feeds
     /// What comes from the source's video, when it passes through: its keyframe interval.
     let sourceVideo: StreamWatch?
     /// What the shared video encoder has made, with `--encode once`.
@@ -19,7 +17,7 @@ struct PeerContext {
     let post: @Sendable (Gateway.Event) -> Void
     let children: ChildTasks
 
-    var sending: Set<MediaKind> { Set(tees.keys) }
+    var sending: Set<MediaKind> { feeds.sending }
 
     func send(_ message: Message) {
         signalling.send(message.jsonText())

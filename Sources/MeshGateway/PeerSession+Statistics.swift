@@ -17,7 +17,7 @@ extension PeerSession {
     func adaptBitrate(_ statistics: Statistics?) {
         guard let encoder = media.videoEncoder, let lost = statistics?.fractionLost(sending: .video),
               let kbps = bitrate.update(fractionLost: lost) else { return }
-        configuration.videoEncoder.setBitrate(kbps, on: encoder)
+        configuration.videoEncoder(sentVideoCodec ?? configuration.videoCodec).setBitrate(kbps, on: encoder)
         context.logger.debug("video bitrate", metadata: ["peer": "\(id)", "kbps": "\(kbps)", "lost": "\(Int(lost * 100))%"])
     }
 
@@ -55,6 +55,9 @@ extension PeerSession {
         }
         if let video = sentVideo {
             line["video_out"] = video
+        }
+        if let codec = sentVideoCodec {
+            line["video_codec"] = codec.rawValue
         }
         if configuration.encode == .perPeer, media.videoEncoder != nil {
             line["kbps_target"] = bitrate.current

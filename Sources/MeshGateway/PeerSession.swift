@@ -16,6 +16,8 @@ final class PeerSession {
         /// ICE connected: the loop starts waiting files.
         case connected
         case remove(reason: String)
+        /// The peer's answer refused the video codec we offered: offer again without it.
+        case offerAgain(refusing: VideoCodec)
     }
 
     let id: PeerID
@@ -34,6 +36,8 @@ final class PeerSession {
     var resync: ResyncCheck?
     /// Which video this peer is sent: `passthrough` (the source's own) or `encoded`.
     private(set) var sentVideo: String?
+    /// The video codec this peer is sent.
+    private(set) var sentVideoCodec: VideoCodec?
     /// This peer's video bitrate when it has its own encoder (`--encode per-peer`).
     var bitrate: BitrateController
     /// Totals at the previous `--stats` line, for rates.
@@ -63,10 +67,11 @@ final class PeerSession {
 
     // MARK: - Offering
 
-    /// Starts as the offerer: our branches, then the offer once they have caps.
-    func startOffering() async -> [Outcome] {
+    /// Starts as the offerer: our branches, then the offer once they have caps. `refused`
+    /// are the video codecs this peer turned down in an earlier offer.
+    func startOffering(refusing refused: Set<VideoCodec> = []) async -> [Outcome] {
         await media.start()
-        let plan = MediaPlan.offer(configuration, sending: context.sending, passthrough: context.passthrough?.video)
+        let plan = MediaPlan.offer(configuration, sending: context.sending, passthrough: context.feeds.passthrough?.video, refused: refused)
         do {
             try await build(plan)
         } catch {
@@ -109,7 +114,7 @@ final class PeerSession {
             try await media.webrtc.setRemoteDescription(.offer, sdp)
             remoteSummary = offer
             outcomes += await perform(negotiation.handle(.remoteDescriptionSet))
-            let plan = MediaPlan.answer(to: offer, configuration, sending: context.sending, passthrough: context.passthrough?.video)
+            let plan = MediaPlan.answer(to: offer, configuration, sending: context.sending, passthrough: context.feeds.passthrough?.video)
             if let reason = plan.transcodedBecause {
                 logger.info("peer gets the source's video transcoded", metadata: ["peer": "\(id)", "why": "\(reason)"])
             }
@@ -221,6 +226,11 @@ final class PeerSession {
                 outcomes += await makeOffer(warning: warning)
             case .applyAnswer:
                 guard let answer else { continue }
+                // Before webrtcbin sees it: Firefox refuses a line without the ICE credentials
+                // webrtcbin insists on, and it would refuse the whole answer.
+                if let codec = sentVideoCodec, !answer.summary.takesVideo(codec) {
+                    return outcomes + [.offerAgain(refusing: codec)]
+                }
                 do {
                     try await media.webrtc.setRemoteDescription(.answer, answer.sdp)
                     remoteSummary = answer.summary
@@ -269,9 +279,12 @@ final class PeerSession {
         for step in plan.steps {
             switch step {
             case .send(let sender):
-                guard let tee = sender.passthrough ? context.passthrough?.tee : context.tees[sender.kind] else { continue }
+                guard let tee = context.feeds.tee(for: sender) else { continue }
                 try await media.attach(sender, from: tee) { post(.capsChanged) }
-                if sender.kind == .video { sentVideo = sender.passthrough ? "passthrough" : "encoded" }
+                if sender.kind == .video {
+                    sentVideo = sender.passthrough ? "passthrough" : "encoded"
+                    sentVideoCodec = sender.codec
+                }
                 if sender.passthrough {
                     // Cameras cannot be asked for a keyframe: the peer's picture starts at the next one.
                     let every = context.sourceVideo?.keyframeInterval.map { " (every \($0.milliseconds) ms)" } ?? ""

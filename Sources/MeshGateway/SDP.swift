@@ -31,6 +31,9 @@ struct SDPSummary: Equatable {
             extensions.filter { $0.value == uri }.keys.min()
         }
 
+        /// Port 0: the answerer refused this line (it takes none of its codecs).
+        var rejected = false
+
         /// Whether the side that wrote this description sends media on this line.
         var sends: Bool { direction == "sendrecv" || direction == "sendonly" }
         /// Whether that side accepts media on it.
@@ -47,7 +50,9 @@ struct SDPSummary: Equatable {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("m=") {
                 let kind = Self.kind(ofMediaLine: line[...])
-                lines.append(MediaLine(kind: kind, direction: sessionDirection ?? "sendrecv"))
+                var media = MediaLine(kind: kind, direction: sessionDirection ?? "sendrecv")
+                media.rejected = line.split(separator: " ").dropFirst().first == "0"
+                lines.append(media)
                 formats.append([:])
                 continue
             }
@@ -82,12 +87,24 @@ struct SDPSummary: Equatable {
     /// The codec named `encodingName` on the first line of `kind`, as the offer gives it.
     /// For H.264 only packetization-mode 1 qualifies, constrained baseline first.
     func codec(_ encodingName: String, kind: MediaKind) -> Codec? {
-        guard let line = lines.first(where: { $0.kind == kind.rawValue }) else { return nil }
-        let candidates = line.codecs.filter { $0.encodingName == encodingName }
+        lines.firstIndex { $0.kind == kind.rawValue }.flatMap { codec(encodingName, onLine: $0) }
+    }
+
+    /// The codec named `encodingName` on m-line `index`, chosen as ``codec(_:kind:)`` does.
+    func codec(_ encodingName: String, onLine index: Int) -> Codec? {
+        guard lines.indices.contains(index) else { return nil }
+        let candidates = lines[index].codecs.filter { $0.encodingName == encodingName }
         guard encodingName == "H264" else { return candidates.first }
         let usable = candidates.filter { $0.parameter("packetization-mode") == "1" }
         let baseline = usable.first { ["42e0", "42c0"].contains($0.parameter("profile-level-id")?.lowercased().prefix(4)) }
         return baseline ?? usable.first
+    }
+
+    /// Whether this answer takes the video we offered in `codec`: its video line is not
+    /// refused and names that codec.
+    func takesVideo(_ codec: VideoCodec) -> Bool {
+        guard let line = lines.first(where: { $0.kind == MediaKind.video.rawValue }) else { return false }
+        return !line.rejected && line.codecs.contains { $0.encodingName == codec.encodingName }
     }
 
     /// The mid of m-line `index`, for candidates sent to browsers.

@@ -1,12 +1,19 @@
 /// The sending half of the pipeline as one gst-launch description: sources, then ONE
-/// encoder per kind, each ending in a tee that per-peer branches attach to. With
-/// `--encode per-peer` the tees carry raw media and each peer's branch has its own encoder.
+/// encoder per kind (per video codec of `--video-codec`), each ending in a tee that per-peer
+/// branches attach to. With `--encode per-peer` the tees carry raw media and each peer's
+/// branch has its own encoder.
 struct SendGraph {
+    /// Raw video (`--encode per-peer`), or what the encoders of each codec take it from.
     static let videoTee = "video_tee"
     static let audioTee = "audio_tee"
     /// The encoders' names, in the pipeline (`--encode once`) or in each peer's branch.
     static let videoEncoder = "video_encoder"
     static let audioEncoder = "audio_encoder"
+
+    /// The tee of the shared encoder of `codec` (`--encode once`).
+    static func videoTee(_ codec: VideoCodec) -> String { "video_tee_\(codec.rawValue)" }
+    /// The queue before the shared encoder of `codec`, where it is gated while no peer takes it.
+    static func encoderQueue(_ codec: VideoCodec) -> String { "video_encode_\(codec.rawValue)" }
     /// The queues after a `file:` source's decoder, where the file waits for the first peer.
     static let fileQueues = ["video_file_queue", "audio_file_queue"]
 
@@ -107,8 +114,14 @@ struct SendGraph {
             parts.append("\(video) ! videoconvert ! videoscale ! videorate max-duplication-time=1000000000 "
                 + "! video/x-raw,format=I420,width=\(c.width),height=\(c.height),framerate=\(c.fps)/1,pixel-aspect-ratio=1/1 "
                 + "! queue max-size-buffers=3 max-size-bytes=0 max-size-time=0 leaky=downstream "
-                + (once ? "! \(c.videoEncoderDescription(name: Self.videoEncoder)) " : "")
                 + "! tee name=\(Self.videoTee) allow-not-linked=true")
+            if once {
+                for codec in c.videoCodecs {
+                    parts.append("\(Self.videoTee). ! queue name=\(Self.encoderQueue(codec)) max-size-buffers=3 max-size-bytes=0 max-size-time=0 leaky=downstream "
+                        + "! \(c.videoEncoderDescription(codec, name: "\(Self.videoEncoder)_\(codec.rawValue)")) "
+                        + "! tee name=\(Self.videoTee(codec)) allow-not-linked=true")
+                }
+            }
         }
         if let audio {
             // What Opus takes, fixed here: the tees are never renegotiated as peers come.

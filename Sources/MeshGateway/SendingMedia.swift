@@ -2,22 +2,25 @@ import Foundation
 import GStreamer
 import Logging
 
-/// The pipeline and its sending half, shared by every peer: sources, one encoder per kind,
-/// the tees the peers' bins attach to. Owns the start and stop of the pipeline, files that
+/// The pipeline and its sending half, shared by every peer: sources, one encoder per kind
+/// (per video codec), the tees the peers' bins attach to. Owns the start and stop of the pipeline, files that
 /// wait for the first peer or play in a loop, and the bus. Used only from the gateway's loop.
 final class SendingMedia {
     let pipeline: Pipeline
-    /// The tees, by the kind they carry.
-    let tees: [MediaKind: Element]
-    /// What the shared video encoder has made (`--encode once`): its keyframes are what every
-    /// peer's request for one costs.
+    /// The tees peers attach to.
+    let feeds: Feeds
+    /// What the shared video encoders have made (`--encode once`): their keyframes are what
+    /// every peer's request for one costs.
     let encodedVideo: BufferCounter?
-    /// The source's video as it comes, for peers that take it; nil when it is transcoded.
-    let passthrough: (tee: Element, video: PassthroughVideo)?
+    /// Per shared video encoder: open while a peer takes its codec (and at the start, until
+    /// its caps are known: offers carry them); closed, it encodes nothing.
+    private let encoderGates: [VideoCodec: Gate]
+    /// The shared encoders that run because a peer takes their codec, as logged.
+    private var runningEncoders: Set<VideoCodec> = []
     /// The file and network sources, opened by uridecodebins.
     private(set) var inputs: [SourceInput] = []
-    /// Closed while no peer takes the shared encoder's video, when the source's own passes
-    /// through: then nothing is decoded or encoded.
+    /// Closed while no shared encoder runs, when the source's own video passes through: then
+    /// nothing is decoded either.
     private let transcoding: Gate?
     /// Whether the source's audio goes out as it comes (Opus).
     private let audioPasses: Bool
@@ -99,34 +102,47 @@ final class SendingMedia {
         // measures by it: a sound card's clock, which a pipeline with a microphone would pick,
         // can run off that rate.
         pipeline.useSystemClock()
-        var tees: [MediaKind: Element] = [:]
-        if graph.sendsVideo { tees[.video] = pipeline.element(named: SendGraph.videoTee) }
-        if graph.sendsAudio { tees[.audio] = pipeline.element(named: SendGraph.audioTee) }
-        self.tees = tees
+        var feeds = Feeds()
+        if graph.sendsAudio { feeds.audio = pipeline.element(named: SendGraph.audioTee) }
+        var gates: [VideoCodec: Gate] = [:]
+        if graph.sendsVideo, configuration.encode == .once {
+            for codec in configuration.videoCodecs {
+                feeds.encodedVideo[codec] = pipeline.element(named: SendGraph.videoTee(codec))
+                let gate = Gate(open: true)
+                pipeline.element(named: SendGraph.encoderQueue(codec))?.staticPad("sink")?.gate(gate)
+                gates[codec] = gate
+            }
+        } else if graph.sendsVideo {
+            feeds.rawVideo = pipeline.element(named: SendGraph.videoTee)
+        }
+        if case .passthrough(let video) = decision.video, let tee = pipeline.element(named: SendGraph.passthroughTee) {
+            feeds.passthrough = (tee, video)
+            let gate = Gate(open: true)
+            pipeline.element(named: SendGraph.transcodeQueue)?.staticPad("sink")?.gate(gate)
+            transcoding = gate
+        } else {
+            transcoding = nil
+        }
+        encoderGates = gates
+        audioPasses = decision.audioPasses
         // What the tees carry is fixed when the pipeline starts, and every peer's branch takes it
         // as it is. Otherwise each branch linked asks upstream to renegotiate, and a sender
         // meeting several peers at once on a busy machine now and then lost its audio source
         // for good (not-negotiated, in the source's thread, where renegotiation runs).
-        for tee in tees.values { tee.staticPad("sink")?.dropReconfigureRequests() }
-        // One shared encoder: each peer's request for a keyframe (joining, or a PLI) would cost
+        let shared = [feeds.audio, feeds.rawVideo, feeds.passthrough?.tee].compactMap { $0 } + Array(feeds.encodedVideo.values)
+        for tee in shared { tee.staticPad("sink")?.dropReconfigureRequests() }
+        // A shared encoder: each peer's request for a keyframe (joining, or a PLI) would cost
         // every peer one. Twice a second at most, a crowd of joiners shares one.
-        if configuration.encode == .once, let sink = tees[.video]?.staticPad("sink") {
+        if !feeds.encodedVideo.isEmpty {
             let encoded = BufferCounter()
-            sink.coalesceKeyframeRequests(every: Self.keyframeInterval, counting: encoded)
+            for tee in feeds.encodedVideo.values {
+                tee.staticPad("sink")?.coalesceKeyframeRequests(every: Self.keyframeInterval, counting: encoded)
+            }
             encodedVideo = encoded
         } else {
             encodedVideo = nil
         }
-        audioPasses = decision.audioPasses
-        if case .passthrough(let video) = decision.video, let tee = pipeline.element(named: SendGraph.passthroughTee) {
-            passthrough = (tee, video)
-            let gate = Gate()
-            pipeline.element(named: SendGraph.transcodeQueue)?.staticPad("sink")?.gate(gate)
-            transcoding = gate
-        } else {
-            passthrough = nil
-            transcoding = nil
-        }
+        self.feeds = feeds
         waitingFiles = SendGraph.fileQueues.compactMap { pipeline.element(named: $0)?.staticPad("src")?.holdAfterFirstBuffer() }
     }
 
@@ -162,7 +178,9 @@ final class SendingMedia {
     func start(post: @escaping @Sendable (Gateway.Event) -> Void) async throws(GatewayError) {
         let bus = pipeline.subscribeToBus { post(.bus($0)) }
         self.bus = bus
-        for tee in tees.values { tee.staticPad("sink")?.onEOS { post(.sourceEnded) } }
+        // Where the source's media enters every encoder: its end ends the call.
+        let entries = [feeds.audio, pipeline.element(named: SendGraph.videoTee)].compactMap { $0 }
+        for tee in entries { tee.staticPad("sink")?.onEOS { post(.sourceEnded) } }
         for input in inputs {
             do {
                 try await input.open()
@@ -207,7 +225,7 @@ final class SendingMedia {
         // A file that passes through sent its first frame, a keyframe, before any peer was
         // there to take it, and nobody can ask a file for another: it starts over, and the
         // flush of that seek stops before what the peers are fed from.
-        if passthrough != nil || audioPasses {
+        if feeds.passthrough != nil || audioPasses {
             for input in inputs where !input.isNetwork {
                 for probe in waitingFiles { probe.pad.dropFlushes() }
                 await input.rewind(asSegment: configuration.loop)
@@ -229,25 +247,43 @@ final class SendingMedia {
         }
     }
 
-    /// Decodes and encodes the source's video only while a peer takes the encoder's, when
-    /// the source's own passes through (called after peers come and go).
-    func updateTranscoding() {
-        guard let transcoding, let tee = tees[.video] else { return }
-        let needed = tee.int("num-src-pads") > 0
-        guard needed != transcoding.isOpen else { return }
-        if needed {
-            transcoding.open()
-            logger.info("transcoding the source's video for peers that cannot take it as it comes; it starts at the source's next keyframe")
-        } else {
-            transcoding.close()
-            logger.info("no peer needs the source's video transcoded: stopped transcoding")
+    /// Runs each shared video encoder only while a peer takes its codec, and decodes the
+    /// source's video only while one runs, when it also passes through (called after peers
+    /// come and go).
+    func updateEncoders() {
+        for (codec, gate) in encoderGates.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            guard let tee = feeds.encodedVideo[codec] else { continue }
+            // Until its first frame has set the caps that offers carry, it runs anyway.
+            let primed = tee.staticPad("sink")?.hasCurrentCaps ?? true
+            let needed = tee.int("num-src-pads") > 0
+            if needed || !primed { gate.open() } else { gate.close() }
+            guard primed, needed != runningEncoders.contains(codec) else { continue }
+            if needed {
+                runningEncoders.insert(codec)
+                // Its first frame after a pause starts the new peer's picture (asked of the
+                // encoder's own pad: upstream events go into source pads).
+                tee.staticPad("sink")?.peer?.requestKeyframe()
+                // The source's own video passes through to others: this one is decoded first.
+                let from = feeds.passthrough == nil ? "" : "; it transcodes the source's video from its next keyframe"
+                logger.info("video encoder started: a peer takes \(codec.encodingName)\(from)", metadata: ["element": "\(configuration.videoEncoder(codec).factory)"])
+            } else {
+                runningEncoders.remove(codec)
+                logger.info("video encoder stopped: no peer takes \(codec.encodingName)", metadata: ["element": "\(configuration.videoEncoder(codec).factory)"])
+            }
         }
+        guard let transcoding else { return }
+        if encoderGates.values.contains(where: \.isOpen) { transcoding.open() } else { transcoding.close() }
+    }
+
+    /// The codecs whose shared encoder runs for peers now.
+    var encodersRunning: [VideoCodec] {
+        configuration.videoCodecs.filter { runningEncoders.contains($0) }
     }
 
     /// What comes from the source's video when it passes through: how often its keyframes
     /// come says how long a peer that joins waits for its first picture.
     var passthroughWatch: StreamWatch? {
-        guard passthrough != nil else { return nil }
+        guard feeds.passthrough != nil else { return nil }
         return inputs.lazy.compactMap { $0.watches[.video] }.first
     }
 

@@ -9,7 +9,6 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-extension VideoCodec: ExpressibleByArgument {}
 extension EncodeMode: ExpressibleByArgument {}
 extension EncoderChoice: ExpressibleByArgument {}
 
@@ -48,8 +47,9 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Send from a preset (a name `meshgate pipelines` lists, or a file) instead of --video/--audio.", valueName: "FILE"))
     var pipeline: String?
 
-    @Option(help: "Video codec to send: vp8 or h264 (constrained baseline).")
-    var videoCodec: VideoCodec = .vp8
+    @Option(help: ArgumentHelp("Video codecs to send, best first: each peer gets the first it takes. vp8, h264 (constrained baseline), or both: h264,vp8. (default: \(CodecList.standard))",
+                               valueName: "LIST"), transform: CodecList.init(argument:))
+    var videoCodec = CodecList.standard
 
     @Option(help: ArgumentHelp("H.264 encoder: auto (the first hardware one that starts, else software), software, v4l2, va, vaapi, nvenc.", valueName: "KIND"))
     var encoder: EncoderChoice = .auto
@@ -115,8 +115,8 @@ struct JoinCommand: AsyncParsableCommand {
         if let name, name.utf8.count > 256 || name.hasControlCharacters {
             throw ValidationError("--name must be at most 256 bytes without control characters")
         }
-        if encoder != .auto, encoder != .software, videoCodec != .h264 {
-            throw ValidationError("--encoder \(encoder.rawValue) encodes H.264 only: add --video-codec h264")
+        if encoder != .auto, encoder != .software, !videoCodec.codecs.contains(.h264) {
+            throw ValidationError("--encoder \(encoder.rawValue) encodes H.264 only: add h264 to --video-codec")
         }
         guard (0...10000).contains(sourceLatency) else { throw ValidationError("--source-latency must be between 0 and 10000 ms, not \(sourceLatency)") }
         guard (1...120).contains(fps) else { throw ValidationError("--fps must be between 1 and 120, not \(fps)") }
@@ -156,7 +156,7 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.transcode = transcode
         configuration.video = video.resolved()
         configuration.audio = audio.resolved()
-        configuration.videoCodec = videoCodec
+        configuration.videoCodecs = videoCodec.codecs
         configuration.encoder = encoder
         (configuration.width, configuration.height) = (size.width, size.height)
         configuration.fps = fps

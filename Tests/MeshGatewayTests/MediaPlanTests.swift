@@ -83,3 +83,52 @@ struct PassthroughPlanTests {
         #expect(plan.transcodedBecause == "it does not take H264")
     }
 }
+
+/// Which of our video codecs each peer gets.
+struct CodecListPlanTests {
+    static func configuration(_ codecs: [VideoCodec]) -> GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        configuration.videoCodecs = codecs
+        return configuration
+    }
+
+    static func videoCodec(answering sdp: String, _ codecs: [VideoCodec]) -> VideoCodec? {
+        MediaPlan.answer(to: SDPSummary(sdp), configuration(codecs), sending: [.video, .audio]).videoCodec
+    }
+
+    static let vp8Only = SDPTests.browserOffer.split(separator: "\r\n", omittingEmptySubsequences: false)
+        .filter { !$0.contains("H264") }.joined(separator: "\r\n")
+
+    @Test func anAnswerTakesTheFirstOfOurCodecsTheOfferHas() {
+        #expect(Self.videoCodec(answering: SDPTests.browserOffer, [.h264, .vp8]) == .h264)
+        #expect(Self.videoCodec(answering: SDPTests.browserOffer, [.vp8, .h264]) == .vp8)
+        #expect(Self.videoCodec(answering: Self.vp8Only, [.h264, .vp8]) == .vp8)
+        #expect(Self.videoCodec(answering: Self.vp8Only, [.h264]) == nil)
+    }
+
+    @Test func anOfferSendsOurFirstCodecThatThePeerHasNotRefused() {
+        let configuration = Self.configuration([.h264, .vp8])
+        #expect(MediaPlan.offer(configuration, sending: [.video]).videoCodec == .h264)
+        #expect(MediaPlan.offer(configuration, sending: [.video], refused: [.h264]).videoCodec == .vp8)
+        // Refused both: it receives video only, and our offer says what we take.
+        let none = MediaPlan.offer(configuration, sending: [.video], refused: [.h264, .vp8])
+        #expect(none.videoCodec == nil && !none.sends)
+    }
+
+    @Test func theSourcesCodecComesFirstWhateverTheListsOrder() {
+        let camera = PassthroughVideo(codec: .h264, profile: .constrainedBaseline)
+        let configuration = Self.configuration([.vp8, .h264])
+        let offered = MediaPlan.offer(configuration, sending: [.video], passthrough: camera)
+        #expect(offered.videoCodec == .h264)
+        #expect(MediaPlan.offer(configuration, sending: [.video], passthrough: camera, refused: [.h264]).videoCodec == .vp8)
+        let answered = MediaPlan.answer(to: SDPSummary(SDPTests.browserOffer), configuration, sending: [.video], passthrough: camera)
+        #expect(answered.videoCodec == .h264)
+    }
+
+    @Test func anAnswerThatRefusesOurVideoLineSaysSo() {
+        let answer = "v=0\r\nm=video 0 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n"
+        #expect(!SDPSummary(answer).takesVideo(.h264))
+        let taken = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n"
+        #expect(SDPSummary(taken).takesVideo(.vp8) && !SDPSummary(taken).takesVideo(.h264))
+    }
+}

@@ -18,7 +18,8 @@ final class Browser: Sendable {
     private let logPath: String
 
     /// Opens `url` (which must pass `report=reports.url(for: id)` to the page).
-    init(_ kind: Kind, id: String, url: String, reports: PageReports) throws {
+    /// `h264: false` gives Firefox no H.264 at all, as Debian's Firefox without OpenH264 is.
+    init(_ kind: Kind, id: String, url: String, reports: PageReports, h264: Bool = true) throws {
         self.kind = kind
         self.id = id
         self.reports = reports
@@ -42,7 +43,9 @@ final class Browser: Sendable {
                 "--disable-features=WebRtcHideLocalIpsWithMdns", url,
             ]
         case .firefox:
-            try Self.firefoxPreferences.write(toFile: profile + "/user.js", atomically: true, encoding: .utf8)
+            let preferences = h264 ? Self.firefoxPreferences : Self.firefoxPreferences.split(separator: "\n")
+                .filter { !$0.contains("h264") && !$0.contains("encoder_creation_strategy") }.joined(separator: "\n")
+            try preferences.write(toFile: profile + "/user.js", atomically: true, encoding: .utf8)
             process.executableURL = URL(fileURLWithPath: "/usr/bin/firefox-esr")
             process.arguments = ["--headless", "--no-remote", "--profile", profile, url]
         }
@@ -51,7 +54,7 @@ final class Browser: Sendable {
         process.standardError = log
         var environment = ProcessInfo.processInfo.environment
         environment["HOME"] = profile
-        if kind == .firefox { environment["LD_PRELOAD"] = try Self.x264Shim() }
+        if kind == .firefox, h264 { environment["LD_PRELOAD"] = try Self.x264Shim() }
         process.environment = environment
         try process.run()
     }

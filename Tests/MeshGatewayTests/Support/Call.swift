@@ -58,11 +58,11 @@ final class Call: Sendable {
     /// Opens the browser client served by the call's server, at `host` and `path` (a room),
     /// as `id`; with `autojoin` it joins without a click.
     func open(_ kind: Browser.Kind, id: String, name: String? = nil, autojoin: Bool = true, host: String = "127.0.0.1",
-              path: String = "/", query extra: [String: String] = [:]) throws -> Browser {
+              path: String = "/", query extra: [String: String] = [:], h264: Bool = true) throws -> Browser {
         var query = extra.merging(["id": id, "report": reports.url(for: id)]) { _, new in new }
         if autojoin { query["autojoin"] = "1" }
         if let name { query["name"] = name }
-        return try open(kind, id: id, url: "http://\(host):\(port)\(path)?" + Self.query(query))
+        return try open(kind, id: id, url: "http://\(host):\(port)\(path)?" + Self.query(query), h264: h264)
     }
 
     /// Opens the test page `fixture` with the call's WebSocket URL, `id` and report URL.
@@ -72,9 +72,9 @@ final class Call: Sendable {
         ]))
     }
 
-    private func open(_ kind: Browser.Kind, id: String, url: String) throws -> Browser {
+    private func open(_ kind: Browser.Kind, id: String, url: String, h264: Bool = true) throws -> Browser {
         reports.forget(id)
-        let browser = try Browser(kind, id: id, url: url, reports: reports)
+        let browser = try Browser(kind, id: id, url: url, reports: reports, h264: h264)
         browsers.withLock { $0.append(browser) }
         return browser
     }
