@@ -37,7 +37,8 @@ final class GatewayLoop {
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
         refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)
         context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, feeds: media.feeds,
-                              sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling, post: { post.yield($0) }, children: gateway.children)
+                              sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling,
+                              post: { post.yield($0) }, children: gateway.children)
     }
 
     /// Picks the H.264 encoder (`--encoder`), trying hardware ones on a thread of their own:

@@ -3,8 +3,9 @@ import GStreamer
 import Logging
 
 /// The pipeline and its sending half, shared by every peer: sources, one encoder per kind
-/// (per video codec), the tees the peers' bins attach to. Owns the start and stop of the pipeline, files that
-/// wait for the first peer or play in a loop, and the bus. Used only from the gateway's loop.
+/// (per video codec), the tees the peers' bins attach to. Owns the start and stop of the
+/// pipeline, files that wait for the first peer or play in a loop, and the bus. Used only
+/// from the gateway's loop.
 final class SendingMedia {
     let pipeline: Pipeline
     /// The tees peers attach to.
@@ -226,10 +227,8 @@ final class SendingMedia {
         // there to take it, and nobody can ask a file for another: it starts over, and the
         // flush of that seek stops before what the peers are fed from.
         if feeds.passthrough != nil || audioPasses {
-            for input in inputs where !input.isNetwork {
-                for probe in waitingFiles { probe.pad.dropFlushes() }
-                await input.rewind(asSegment: configuration.loop)
-            }
+            for probe in waitingFiles { probe.pad.dropFlushes() }
+            for input in inputs where !input.isNetwork { await input.rewind(asSegment: configuration.loop) }
         }
         let now = Int(pipeline.runningTime ?? 0)
         for probe in waitingFiles {
