@@ -44,6 +44,9 @@ extension PeerSession {
         if let rtt = remote.compactMap({ $0.double("round-trip-time") }).max() {
             line["rtt_ms"] = (rtt * 10_000).rounded() / 10
         }
+        if let pair = statistics.candidatePair {
+            line["candidate_pair"] = pair
+        }
         if let lag = media.videoLag.milliseconds {
             line["latency_ms"] = lag
         }
@@ -67,6 +70,21 @@ extension PeerSession {
 }
 
 extension Statistics {
+    /// The ICE candidate pair media flows over: each side's candidate type (`host`, `srflx`,
+    /// `prflx`, `relay`), address and port, the protocol, and whether it goes through a relay.
+    var candidatePair: [String: Any]? {
+        guard let pair = entries.first(where: { $0.type == "candidate-pair" }),
+              let local = entries.first(where: { $0.fields["id"] == pair.fields["local-candidate-id"] }),
+              let remote = entries.first(where: { $0.fields["id"] == pair.fields["remote-candidate-id"] }) else { return nil }
+        func side(_ entry: Entry) -> String {
+            [entry.fields["candidate-type"], entry.fields["address"].map { $0 + ":" + (entry.fields["port"] ?? "") }]
+                .compactMap { $0 }.joined(separator: " ")
+        }
+        let types = [local, remote].map { $0.fields["candidate-type"] ?? "" }
+        return ["local": side(local), "remote": side(remote), "protocol": local.fields["protocol"] ?? "",
+                "relay": types.contains("relay")]
+    }
+
     /// The share of what we send of `kind` that the receiver reports lost (RTCP receiver
     /// reports), 0 to 1. The codec entry of a sending pad names the stream's SSRC.
     func fractionLost(sending kind: MediaKind) -> Double? {

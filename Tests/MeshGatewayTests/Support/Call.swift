@@ -9,7 +9,7 @@ import Synchronization
 final class Call: Sendable {
     let reports: PageReports
     private let running: Mutex<TestServer?>
-    private let port: Int
+    let port: Int
     private let joined = Mutex<[TestGateway]>([])
     private let browsers = Mutex<[Browser]>([])
 
