@@ -47,6 +47,8 @@ public struct GatewayConfiguration: Sendable {
     public var turnServers: [String] = []
     public var iceAddresses: [String] = []
     public var icePorts: ClosedRange<Int>? = nil
+    /// Which candidates ICE may use (`--ice-transport`): all, or only relayed ones.
+    public var iceTransport: ICETransport = .all
 
     /// Remote participants this gateway connects to at most; others are refused (no webrtcbin).
     public var maxPeers = 32
@@ -73,6 +75,14 @@ public struct GatewayConfiguration: Sendable {
 
 public enum VideoCodec: String, Sendable, CaseIterable {
     case vp8, h264
+}
+
+/// `--ice-transport`: the candidates ICE may pair.
+public enum ICETransport: String, Sendable, CaseIterable {
+    case all
+    /// Only TURN relay candidates: the peers never learn each other's addresses, and media
+    /// always goes through the TURN server.
+    case relay
 }
 
 public enum EncodeMode: String, Sendable, CaseIterable {

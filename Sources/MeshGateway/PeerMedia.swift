@@ -53,6 +53,7 @@ final class PeerMedia {
             for turn in configuration.turnServers { try webrtc.addTurnServer(turn) }
             try webrtc.useLocalAddresses(configuration.iceAddresses)
             if let ports = configuration.icePorts { webrtc.setPortRange(min: ports.lowerBound, max: ports.upperBound) }
+            webrtc.set("ice-transport-policy", configuration.iceTransport.rawValue)
             bin.add(webrtc)
             return (bin, webrtc)
         }

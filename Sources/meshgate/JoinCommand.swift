@@ -10,6 +10,7 @@ import ServiceLifecycle
 import Synchronization
 
 extension EncodeMode: ExpressibleByArgument {}
+extension ICETransport: ExpressibleByArgument {}
 extension EncoderChoice: ExpressibleByArgument {}
 
 struct JoinCommand: AsyncParsableCommand {
@@ -85,6 +86,9 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("UDP port range for ICE.", valueName: "MIN-MAX"), transform: PortRange.init(argument:))
     var icePorts: PortRange?
 
+    @Option(help: ArgumentHelp("Candidates ICE may use: all, or relay (only through --turn: media always goes through the TURN server).", valueName: "POLICY"))
+    var iceTransport: ICETransport = .all
+
     @Option(help: "Remote participants to connect to at most; more are refused (no media, an error in the log).")
     var maxPeers = 32
 
@@ -124,6 +128,9 @@ struct JoinCommand: AsyncParsableCommand {
         if let stun, !stun.hasPrefix("stun://") { throw ValidationError("--stun must look like stun://HOST:PORT, not '\(stun)'") }
         for url in turn where !(url.hasPrefix("turn://") || url.hasPrefix("turns://")) {
             throw ValidationError("--turn must look like turn://USER:PASSWORD@HOST:PORT, not '\(Redacted.url(url))'")
+        }
+        if iceTransport == .relay, turn.isEmpty {
+            throw ValidationError("--ice-transport relay needs a TURN server: add --turn turn://USER:PASSWORD@HOST:PORT")
         }
         for address in iceAddress where !Self.isIPAddress(address) {
             throw ValidationError("--ice-address must be an IP address of this machine, not '\(address)'")
@@ -168,6 +175,7 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.stunServer = stun
         configuration.turnServers = turn
         configuration.iceAddresses = iceAddress
+        configuration.iceTransport = iceTransport
         configuration.icePorts = icePorts?.ports
         configuration.maxPeers = maxPeers
         configuration.maxEarlyCandidates = maxEarlyCandidates

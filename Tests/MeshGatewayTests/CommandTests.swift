@@ -28,6 +28,8 @@ struct CommandTests {
         (["--encoder", "quicksync"], "--encoder"),
         (["--video", "rtmp://camera.test/live"], "--video must be auto, test, v4l2[:DEVICE], file:PATH, an rtsp://"),
         (["--video", "rtsp://"], "--video must be"),
+        (["--ice-transport", "relay"], "--ice-transport relay needs a TURN server: add --turn"),
+        (["--ice-transport", "tcp"], "--ice-transport"),
         (["--source-latency", "20000"], "--source-latency must be between 0 and 10000 ms"),
     ])
     func aBadFlagValueIsAUsageError(arguments: [String], message: String) async throws {

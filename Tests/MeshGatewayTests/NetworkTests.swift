@@ -20,6 +20,28 @@ struct NetworkTests {
         }
     }
 
+    /// Host B is behind the router's NAT; a TURN server runs on a third, public, host. With
+    /// `--ice-transport relay` B uses only what the TURN server relays.
+    @Test func behindNATTheCallGoesThroughTheTURNServer() async throws {
+        let network = try TestNetwork(hosts: 3, natted: [2])
+        let (a, b, server) = (network.hosts[0], network.hosts[1], network.hosts[2])
+        let turn = try network.run(on: server, [
+            "-n", "--listening-ip=\(server.address)", "--relay-ip=\(server.address)", "--listening-port=3478", "--min-port=49160", "--max-port=49200",
+            "--user=meshgate:s3cret", "--realm=meshgate", "--lt-cred-mech", "--no-tls", "--no-dtls", "--no-cli", "--log-file=stdout",
+        ], executable: "/usr/bin/turnserver")
+        defer { turn.signal(SIGKILL) }
+        try await Call.run(configuring: { $0.host = "0.0.0.0" }) { call in
+            let sender = try network.run(on: a, Self.sending(call, from: a, id: "a"))
+            defer { sender.signal(SIGKILL) }
+            let receiver = try network.run(on: b, Self.receiving(call, from: b, id: "b", [
+                "--turn", "turn://meshgate:s3cret@\(server.address):3478", "--ice-transport", "relay",
+            ]))
+            defer { receiver.signal(SIGKILL) }
+            let pair = try await Self.waitForVideo(in: receiver, from: "a", sender: sender)
+            #expect(pair.relay && pair.local.hasPrefix("relay \(server.address):"), "\(pair)")
+        }
+    }
+
     /// A gateway sending the test pattern and tone, with no `--ice-address`.
     static func sending(_ call: Call, from host: TestNetwork.Host, id: String, _ extra: [String] = []) -> [String] {
         ["join", "--server", "ws://\(host.router):\(call.port)/", "--id", id, "--video", "test", "--audio", "test",
