@@ -47,6 +47,9 @@ public struct GatewayConfiguration: Sendable {
     public var turnServers: [String] = []
     public var iceAddresses: [String] = []
     public var icePorts: ClosedRange<Int>? = nil
+    /// Addresses a 1:1 NAT or a container's published ports forward to this box
+    /// (`--public-address`): each local UDP host candidate is announced with them too.
+    public var publicAddresses: [String] = []
     /// Which candidates ICE may use (`--ice-transport`): all, or only relayed ones.
     public var iceTransport: ICETransport = .all
 

@@ -167,8 +167,10 @@ final class PeerSession {
             return []
         case .webrtc(.iceCandidate(let mline, let candidate)):
             logger.trace("local candidate", metadata: ["peer": "\(id)", "mline": "\(mline)", "candidate": "\(candidate)"])
-            let ice = IceCandidate(candidate: candidate, sdpMid: localSummary?.mid(ofLine: mline), sdpMLineIndex: mline)
-            context.send(message(.newCandidate, ice: ice))
+            let mid = localSummary?.mid(ofLine: mline)
+            for line in [candidate] + PublicAddresses(addresses: configuration.publicAddresses).extraCandidates(for: candidate) {
+                context.send(message(.newCandidate, ice: IceCandidate(candidate: line, sdpMid: mid, sdpMLineIndex: mline)))
+            }
             return []
         case .webrtc(.incomingPad(let pad, let probe)):
             await receive(pad, held: probe)

@@ -86,6 +86,9 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("UDP port range for ICE.", valueName: "MIN-MAX"), transform: PortRange.init(argument:))
     var icePorts: PortRange?
 
+    @Option(help: ArgumentHelp("An address that a 1:1 NAT or a container's published ports forward to this box (repeatable): each local UDP candidate is also offered with it, same port.", valueName: "IP"))
+    var publicAddress: [String] = []
+
     @Option(help: ArgumentHelp("Candidates ICE may use: all, or relay (only through --turn: media always goes through the TURN server).", valueName: "POLICY"))
     var iceTransport: ICETransport = .all
 
@@ -132,6 +135,9 @@ struct JoinCommand: AsyncParsableCommand {
         if iceTransport == .relay, turn.isEmpty {
             throw ValidationError("--ice-transport relay needs a TURN server: add --turn turn://USER:PASSWORD@HOST:PORT")
         }
+        for address in publicAddress where !Self.isIPAddress(address) || address.contains(":") {
+            throw ValidationError("--public-address must be an IPv4 address, not '\(address)'")
+        }
         for address in iceAddress where !Self.isIPAddress(address) {
             throw ValidationError("--ice-address must be an IP address of this machine, not '\(address)'")
         }
@@ -176,6 +182,7 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.turnServers = turn
         configuration.iceAddresses = iceAddress
         configuration.iceTransport = iceTransport
+        configuration.publicAddresses = publicAddress
         configuration.icePorts = icePorts?.ports
         configuration.maxPeers = maxPeers
         configuration.maxEarlyCandidates = maxEarlyCandidates

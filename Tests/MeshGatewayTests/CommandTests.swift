@@ -30,6 +30,7 @@ struct CommandTests {
         (["--video", "rtsp://"], "--video must be"),
         (["--ice-transport", "relay"], "--ice-transport relay needs a TURN server: add --turn"),
         (["--ice-transport", "tcp"], "--ice-transport"),
+        (["--public-address", "cloud.example"], "--public-address must be an IPv4 address, not 'cloud.example'"),
         (["--source-latency", "20000"], "--source-latency must be between 0 and 10000 ms"),
     ])
     func aBadFlagValueIsAUsageError(arguments: [String], message: String) async throws {

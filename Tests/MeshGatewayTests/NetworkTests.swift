@@ -42,6 +42,24 @@ struct NetworkTests {
         }
     }
 
+    /// The sender is behind a 1:1 NAT (a cloud VM, a container with published ports): the
+    /// router forwards a public address to it and lets nothing else in. With
+    /// `--public-address` the receiver reaches it there, host to host.
+    @Test func behindOneToOneNATThePublicAddressIsReached() async throws {
+        let network = try TestNetwork(hosts: 2, natted: [2])
+        let (a, b) = (network.hosts[0], network.hosts[1])
+        let published = "10.0.1.100"
+        try network.forward(published, on: a, to: b)
+        try await Call.run(configuring: { $0.host = "0.0.0.0" }) { call in
+            let sender = try network.run(on: b, Self.sending(call, from: b, id: "b", ["--public-address", published]))
+            defer { sender.signal(SIGKILL) }
+            let receiver = try network.run(on: a, Self.receiving(call, from: a, id: "a"))
+            defer { receiver.signal(SIGKILL) }
+            let pair = try await Self.waitForVideo(in: receiver, from: "b", sender: sender)
+            #expect(pair.remote.hasPrefix("host \(published):") && !pair.relay, "\(pair)")
+        }
+    }
+
     /// A gateway sending the test pattern and tone, with no `--ice-address`.
     static func sending(_ call: Call, from host: TestNetwork.Host, id: String, _ extra: [String] = []) -> [String] {
         ["join", "--server", "ws://\(host.router):\(call.port)/", "--id", id, "--video", "test", "--audio", "test",

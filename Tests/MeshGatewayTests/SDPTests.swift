@@ -136,3 +136,26 @@ struct SDPTests {
         #expect(VideoCodec.h264ProfileLevelID(width: width, height: height, fps: fps) == expected)
     }
 }
+
+/// `--public-address`: each local UDP host candidate is announced with the public addresses too.
+struct PublicAddressesTests {
+    let addresses = PublicAddresses(addresses: ["203.0.113.7", "198.51.100.2"])
+
+    @Test func aUDPHostCandidateGetsOneCopyPerPublicAddressOnTheSamePort() {
+        let extra = addresses.extraCandidates(for: "candidate:1 1 UDP 2015363327 10.0.2.2 46441 typ host")
+        #expect(extra == ["candidate:1p1 1 UDP 2015363326 203.0.113.7 46441 typ host",
+                          "candidate:1p2 1 UDP 2015363325 198.51.100.2 46441 typ host"])
+    }
+
+    @Test(arguments: [
+        "candidate:2 1 TCP 1015021823 10.0.2.2 9 typ host tcptype active",
+        "candidate:4 1 UDP 2015363583 fe80::8830:bcff:fec2:74be 41687 typ host",
+        "candidate:7 1 UDP 1677729535 198.51.100.9 50000 typ srflx raddr 10.0.2.2 rport 46441",
+        "candidate:8 1 UDP 16777215 203.0.113.9 49160 typ relay raddr 10.0.2.2 rport 46441",
+        "candidate:1 1 UDP 2015363327 203.0.113.7 46441 typ host",
+        "garbage",
+    ])
+    func otherCandidatesGetNone(_ line: String) {
+        #expect(addresses.extraCandidates(for: line).isEmpty)
+    }
+}

@@ -78,11 +78,14 @@ final class TestNetwork: Sendable {
         try nft("add rule ip \(table) forward meta l4proto udp drop\n")
     }
 
-    /// Sends what comes to `publicAddress` (an address of the router's side of `via`) to
-    /// `host`, as a cloud's 1:1 NAT or a container's published ports do.
+    /// Makes `publicAddress` (an address of the router's side of `via`) `host`'s, as a
+    /// cloud's 1:1 NAT does: what comes to it goes to the host, and what the host sends out
+    /// leaves from it (ports kept).
     func forward(_ publicAddress: String, on via: Host, to host: Host) throws {
         try Self.run("/usr/sbin/ip", "addr", "add", publicAddress + "/32", "dev", via.routerInterface)
-        try nft("add rule ip \(table) prerouting ip daddr \(publicAddress) dnat to \(host.address)\n")
+        try nft("add rule ip \(table) prerouting ip daddr \(publicAddress) dnat to \(host.address)\n"
+            + "insert rule ip \(table) forward ct status dnat accept\n"
+            + "insert rule ip \(table) postrouting ip saddr \(host.address) oifname != \"\(host.routerInterface)\" snat to \(publicAddress)\n")
     }
 
     /// Takes `host`'s link down (everything to and from it is lost) or up again.
