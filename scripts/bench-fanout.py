@@ -73,16 +73,6 @@ class Run:
             self.start(f"r{i}", [MESHGATE, "join", "--server", self.url, "--id", f"r{i}", "--video", "none", "--audio", "none",
                                  "--ice-address", "127.0.0.1", "--log-level", "info", "--stats", "2"])
 
-    def received_kbps(self, stats):
-        """The median over receivers of what each received from the sender (kbit/s, RTP),
-        averaged over the `--stats` lines it wrote since `stats` (its StatsFile) was last read."""
-        rates = []
-        for receiver in stats:
-            values = [line["kbps_in"] for line in receiver.new_lines() if line.get("peer") == "sender"]
-            if values:
-                rates.append(statistics.mean(values))
-        return statistics.median(rates) if rates else None
-
     def stats_files(self, n):
         return [StatsFile(os.path.join(self.logs, f"r{i}.stats")) for i in range(n)]
 
@@ -137,20 +127,42 @@ def measure(port, index, mode, size, codec, n, seconds, logs):
         run.receivers(n)
         time.sleep(1.0)
         process = sender(run, mode, size, codec, bitrate, os.path.join(run.logs, "profile"))
-        if not run.wait_for_first_frames(n, 60):
+        result = sample(run, process, n, seconds)
+        if result is None:
             return None
-        time.sleep(3)   # past the first keyframes and the browser's bandwidth ramp-up start
-        pids = tree(process.pid)
-        stats = run.stats_files(n)
-        for receiver in stats:
-            receiver.new_lines()   # the window starts now
-        before, start = cpu_seconds(pids), time.monotonic()
-        time.sleep(seconds)
-        pids = tree(process.pid)
-        cores = (cpu_seconds(pids) - before) / (time.monotonic() - start)
-        return cores, memory_mib(pids), run.received_kbps(stats)
+        cores, memory, windows = result
+        return cores, memory, received_kbps(windows)
     finally:
         run.stop()
+
+
+def sample(run, process, n, seconds):
+    """Once every receiver has its first frame, and 3 s more, the sender's CPU (cores busy) and
+    memory (MiB) over `seconds`, and the `--stats` lines each receiver wrote meanwhile; None
+    when a receiver has no first frame within 60 s."""
+    if not run.wait_for_first_frames(n, 60):
+        return None
+    time.sleep(3)   # past the first keyframes and the browser's bandwidth ramp-up start
+    pids = tree(process.pid)
+    stats = run.stats_files(n)
+    for receiver in stats:
+        receiver.new_lines()   # the window starts now
+    before, start = cpu_seconds(pids), time.monotonic()
+    time.sleep(seconds)
+    pids = tree(process.pid)
+    cores = (cpu_seconds(pids) - before) / (time.monotonic() - start)
+    return cores, memory_mib(pids), [receiver.new_lines() for receiver in stats]
+
+
+def received_kbps(windows):
+    """The median over receivers of what each received from the sender (kbit/s, RTP),
+    averaged over its `--stats` lines in the window."""
+    rates = []
+    for lines in windows:
+        values = [line["kbps_in"] for line in lines if line.get("peer") == "sender"]
+        if values:
+            rates.append(statistics.mean(values))
+    return statistics.median(rates) if rates else None
 
 
 class Reports(http.server.ThreadingHTTPServer):
