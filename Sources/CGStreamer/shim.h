@@ -222,6 +222,14 @@ static inline void mg_webrtc_set_ice_port_range(GstElement *webrtc, guint min, g
     g_object_set(agent, "min-rtp-port", min, "max-rtp-port", max, NULL);
     g_object_unref(agent);
 }
+/// Whether ICE gathers and pairs TCP candidates too (RFC 6544; libnice does by default).
+static inline void mg_webrtc_set_ice_tcp(GstElement *webrtc, gboolean enabled) {
+    GObject *agent = NULL;
+    g_object_get(webrtc, "ice-agent", &agent, NULL);
+    if (!agent) return;
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(agent), "ice-tcp")) g_object_set(agent, "ice-tcp", enabled, NULL);
+    g_object_unref(agent);
+}
 static inline gboolean mg_webrtc_add_turn_server(GstElement *webrtc, const char *url) {
     gboolean ok = FALSE;
     g_signal_emit_by_name(webrtc, "add-turn-server", url, &ok);

@@ -84,6 +84,11 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         mg_webrtc_set_ice_port_range(pointer, guint(min), guint(max))
     }
 
+    /// Whether ICE also uses TCP candidates: what gets through a firewall that drops UDP.
+    public func useTCP(_ enabled: Bool) {
+        mg_webrtc_set_ice_tcp(pointer, enabled ? 1 : 0)
+    }
+
     public func addTurnServer(_ url: String) throws {
         guard mg_webrtc_add_turn_server(pointer, url) != 0 else {
             throw GStreamerError("webrtcbin refused a TURN server (\(url.split(separator: "@").last ?? "")): use turn://USER:PASSWORD@HOST:PORT")

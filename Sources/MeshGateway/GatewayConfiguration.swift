@@ -50,6 +50,8 @@ public struct GatewayConfiguration: Sendable {
     /// Addresses a 1:1 NAT or a container's published ports forward to this box
     /// (`--public-address`): each local UDP host candidate is announced with them too.
     public var publicAddresses: [String] = []
+    /// ICE over TCP as well as UDP (`--ice-tcp`): for networks that drop UDP.
+    public var iceTCP = true
     /// Which candidates ICE may use (`--ice-transport`): all, or only relayed ones.
     public var iceTransport: ICETransport = .all
 

@@ -54,6 +54,7 @@ final class PeerMedia {
             try webrtc.useLocalAddresses(configuration.iceAddresses)
             if let ports = configuration.icePorts { webrtc.setPortRange(min: ports.lowerBound, max: ports.upperBound) }
             webrtc.set("ice-transport-policy", configuration.iceTransport.rawValue)
+            webrtc.useTCP(configuration.iceTCP)
             bin.add(webrtc)
             return (bin, webrtc)
         }

@@ -89,6 +89,9 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("An address that a 1:1 NAT or a container's published ports forward to this box (repeatable): each local UDP candidate is also offered with it, same port.", valueName: "IP"))
     var publicAddress: [String] = []
 
+    @Flag(inversion: .prefixedNo, help: "Offer and pair TCP candidates as well as UDP ones: what gets through a firewall that drops UDP.")
+    var iceTCP = true
+
     @Option(help: ArgumentHelp("Candidates ICE may use: all, or relay (only through --turn: media always goes through the TURN server).", valueName: "POLICY"))
     var iceTransport: ICETransport = .all
 
@@ -183,6 +186,7 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.iceAddresses = iceAddress
         configuration.iceTransport = iceTransport
         configuration.publicAddresses = publicAddress
+        configuration.iceTCP = iceTCP
         configuration.icePorts = icePorts?.ports
         configuration.maxPeers = maxPeers
         configuration.maxEarlyCandidates = maxEarlyCandidates

@@ -31,6 +31,24 @@ struct IceTests {
         }
     }
 
+    /// TCP candidates by default (what gets through a firewall that drops UDP: NetworkTests
+    /// shows a call over them); none with `--no-ice-tcp`.
+    @Test(arguments: [true, false])
+    func tcpCandidatesComeUnlessTurnedOff(tcp: Bool) async throws {
+        try await Call.run { call in
+            let watcher = try await TestClient.join(call.url, id: "watcher")
+            _ = try await call.join("gateway", record: false) { $0.iceTCP = tcp }
+            _ = try await watcher.next(where: { $0.type == .sendOffer }, within: .seconds(15))
+            var candidates: [String] = []
+            while let message = try? await watcher.next(where: { $0.type == .newCandidate }, within: .seconds(2)) {
+                candidates.append(message.ice?.candidate.uppercased() ?? "")
+            }
+            #expect(candidates.contains { $0.contains(" UDP ") }, "\(candidates)")
+            #expect(candidates.contains { $0.contains(" TCP ") } == tcp, "\(candidates)")
+            await watcher.close()
+        }
+    }
+
     /// `--turn` against a real TURN server (coturn) on loopback: the gateway allocates a relay
     /// and offers it as a candidate.
     @Test func aTurnServerGivesARelayCandidate() async throws {

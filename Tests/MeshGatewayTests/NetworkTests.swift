@@ -60,6 +60,22 @@ struct NetworkTests {
         }
     }
 
+    /// A firewall between the hosts drops UDP: ICE pairs the TCP candidates libnice gathers
+    /// as well, and media flows over TCP.
+    @Test func withUDPBlockedTheCallGoesOverTCP() async throws {
+        let network = try TestNetwork(hosts: 2)
+        try network.dropUDP()
+        let (a, b) = (network.hosts[0], network.hosts[1])
+        try await Call.run(configuring: { $0.host = "0.0.0.0" }) { call in
+            let sender = try network.run(on: a, Self.sending(call, from: a, id: "a"))
+            defer { sender.signal(SIGKILL) }
+            let receiver = try network.run(on: b, Self.receiving(call, from: b, id: "b"))
+            defer { receiver.signal(SIGKILL) }
+            let pair = try await Self.waitForVideo(in: receiver, from: "a", sender: sender)
+            #expect(pair.protocolName == "tcp" && pair.local.contains(b.address) && pair.remote.contains(a.address), "\(pair)")
+        }
+    }
+
     /// A gateway sending the test pattern and tone, with no `--ice-address`.
     static func sending(_ call: Call, from host: TestNetwork.Host, id: String, _ extra: [String] = []) -> [String] {
         ["join", "--server", "ws://\(host.router):\(call.port)/", "--id", id, "--video", "test", "--audio", "test",
