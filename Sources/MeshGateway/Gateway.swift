@@ -24,6 +24,8 @@ public final class Gateway: Sendable {
         case statisticsDone(StatisticsUse)
         /// Time to send `new_user` again, after the server refused it for a while.
         case registerAgain
+        /// Time to offer a peer whose network went away a new connection.
+        case reconnectPeer(PeerID, attempt: Int)
     }
 
     enum Tick: Sendable {

@@ -1,5 +1,6 @@
 import GStreamer
 import Logging
+import MeshProtocol
 
 /// What the loop reports and watches: status for `snapshot()`, statistics, liveness.
 extension GatewayLoop {
@@ -45,12 +46,44 @@ extension GatewayLoop {
     /// their side while our signalling socket was away, so that media resumes on its own.
     func checkLiveness() async {
         let now = ContinuousClock.now
-        for session in peers.values.sorted(by: { $0.id < $1.id }) where session.checkLiveness(now: now) {
-            await offer(to: session.id)
+        for session in peers.values.sorted(by: { $0.id < $1.id }) {
+            switch session.checkLiveness(now: now) {
+            case .fine:
+                break
+            case .offerAgain:
+                await offer(to: session.id)
+            case .gone:
+                await peerGone(session.id)
+            }
         }
         if let due = memoryReturnDue, due <= now {
             memoryReturnDue = nil
             GStreamer.returnFreedMemory()
         }
+    }
+}
+
+extension GatewayLoop {
+    /// The time between offers to a peer whose network went away, while it stays listed.
+    static func reconnectDelay(attempt: Int) -> Duration {
+        .seconds(min(30, 5 << min(max(attempt - 1, 0), 3)))
+    }
+
+    /// Nothing has come from a connected peer for ``Liveness/goneAfter``: its connection is
+    /// closed (its recording finalised), and new ones are offered while it stays listed.
+    func peerGone(_ id: PeerID) async {
+        logger.warning("peer gone: nothing has come from it for \(Liveness.goneAfter.components.seconds) s; offering it a new connection while it stays listed",
+                       metadata: ["peer": "\(id)"])
+        await removePeer(id, reason: "its network is gone")
+        gateway.post(.reconnectPeer(id, attempt: 1), after: Self.reconnectDelay(attempt: 1))
+    }
+
+    /// Offers a peer whose network went away a new connection, until one connects or it is
+    /// no longer listed.
+    func reconnect(_ id: PeerID, attempt: Int) async {
+        guard membership.room.contains(id), peers[id]?.negotiation.isConnected != true else { return }
+        logger.info("offering a new connection to a peer whose network went away", metadata: ["peer": "\(id)", "attempt": "\(attempt)"])
+        await offer(to: id)
+        gateway.post(.reconnectPeer(id, attempt: attempt + 1), after: Self.reconnectDelay(attempt: attempt + 1))
     }
 }

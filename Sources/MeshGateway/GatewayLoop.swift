@@ -120,6 +120,8 @@ final class GatewayLoop {
             await apply(membership.handle(.socketOpened, peers: peerView))
         case .registerAgain:
             await apply(membership.handle(.socketOpened, peers: peerView))
+        case .reconnectPeer(let id, let attempt):
+            await reconnect(id, attempt: attempt)
         case .signalling(.text(let text)):
             await handle(text: text)
         case .signalling(.disconnected(let reason)):
@@ -311,7 +313,7 @@ final class GatewayLoop {
     }
 
     /// Removes `id`'s connection (only the one of `serial`, when given).
-    private func removePeer(_ id: PeerID, reason: String, ifSerial serial: Int? = nil) async {
+    func removePeer(_ id: PeerID, reason: String, ifSerial serial: Int? = nil) async {
         guard let session = peers[id], serial == nil || session.serial == serial else { return }
         peers[id] = nil
         let recording = session.recordingPath

@@ -4,8 +4,11 @@
 struct Liveness {
     /// Nothing for this long, while connected, and the peer is `stalled`.
     static let stallAfter = Duration.seconds(5)
+    /// Nothing for this long and its network is gone (RFC 7675 gives up consent after 30 s):
+    /// the connection is closed, and a new one offered while the peer stays listed.
+    static let goneAfter = Duration.seconds(25)
 
-    enum Change: Equatable { case stalled, resumed }
+    enum Change: Equatable { case stalled, resumed, gone }
 
     /// When the count of arrived packets last grew, as seen by `update`.
     private(set) var lastArrival: ContinuousClock.Instant?
@@ -26,6 +29,8 @@ struct Liveness {
             stalled = false
             return .resumed
         }
+        // A peer that never sent anything (two receive-only gateways) cannot be judged by it.
+        if stalled, arrived > 0, now - last >= Self.goneAfter { return .gone }
         guard !stalled, now - last >= Self.stallAfter else { return nil }
         stalled = true
         return .stalled

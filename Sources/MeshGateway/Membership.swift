@@ -49,6 +49,8 @@ struct Membership {
     /// Ids in the room lists since we last registered. After a reconnect, a peer missing
     /// from the list may just not have reconnected yet; it left only once it was listed.
     private(set) var listedSinceRegistering: Set<PeerID> = []
+    /// Who the server's latest room list holds, besides us.
+    private(set) var room: Set<PeerID> = []
 
     init(me: PeerID, name: String?, maxPeers: Int) {
         self.me = me
@@ -74,6 +76,7 @@ struct Membership {
             noteListed(list, peers: peers)
             return removals(notIn: list, peers: peers)
         case .closeConnection(let id):
+            room.remove(id)
             return id == me || peers[id] == nil ? [] : [.remove(id, reason: "left")]
         case .refused(let code, let text):
             return refused(code, text)
@@ -97,6 +100,7 @@ struct Membership {
         registered = true
         everRegistered = true
         listedSinceRegistering = Set(list.keys)
+        room = Set(list.keys).subtracting([me])
         actions.append(.registered(others: list.keys.filter { $0 != me }.count))
         // As the newcomer we offer to everyone we are not already connected to.
         var holding = peers
@@ -122,6 +126,7 @@ struct Membership {
     /// Only ids that matter are kept (our peers, the room now): a gateway in a busy room for
     /// months would otherwise keep every id it ever saw.
     private mutating func noteListed(_ list: UserList, peers: Peers) {
+        room = Set(list.keys).subtracting([me])
         listedSinceRegistering.formUnion(list.keys)
         listedSinceRegistering.formIntersection(Set(peers.keys).union(list.keys))
     }

@@ -302,23 +302,33 @@ final class PeerSession {
 
     /// Whether anything still comes from this peer; after our signalling was away, whether it
     /// still has us. Returns whether to offer again (it closed its side).
-    func checkLiveness(now: ContinuousClock.Instant) -> Bool {
-        guard state == .connected else { return false }
+    func checkLiveness(now: ContinuousClock.Instant) -> LivenessOutcome {
+        guard state == .connected else { return .fine }
         media.watchArrivals()
         switch liveness.update(arrived: media.arrived.value, now: now) {
         case .stalled?:
             logger.warning("peer stalled: nothing has come from it for \(Liveness.stallAfter.components.seconds) s", metadata: ["peer": "\(id)"])
         case .resumed?:
             logger.info("peer sending again", metadata: ["peer": "\(id)"])
+        case .gone?:
+            return .gone
         case nil:
             break
         }
-        guard var check = resync else { return false }
+        guard var check = resync else { return .fine }
         let verdict = check.update(arrived: media.arrived.value, now: now)
         resync = verdict == .waiting ? check : nil
-        guard verdict == .gone else { return false }
+        guard verdict == .gone else { return .fine }
         logger.warning("peer closed our connection while our signalling was away; offering again", metadata: ["peer": "\(id)"])
-        return true
+        return .offerAgain
+    }
+
+    enum LivenessOutcome {
+        case fine
+        /// It closed its side while our signalling was away: a new offer.
+        case offerAgain
+        /// Nothing has come from it for ``Liveness/goneAfter``: its network is gone.
+        case gone
     }
 
     /// Removes everything of this peer from the pipeline, finalising its recording.

@@ -110,3 +110,36 @@ struct NegotiationTests {
         #expect(!negotiation.isConnected)
     }
 }
+
+/// When a connected peer counts as stalled, and when as gone.
+struct LivenessTests {
+    let start = ContinuousClock.now
+
+    @Test func silenceStallsAfterFiveSecondsAndIsGoneAfterTwentyFive() {
+        var liveness = Liveness()
+        #expect(liveness.update(arrived: 10, now: start) == nil)
+        #expect(liveness.update(arrived: 10, now: start + .seconds(4)) == nil)
+        #expect(liveness.update(arrived: 10, now: start + .seconds(5)) == .stalled)
+        #expect(liveness.update(arrived: 10, now: start + .seconds(24)) == nil)
+        #expect(liveness.update(arrived: 10, now: start + .seconds(25)) == .gone)
+    }
+
+    @Test func anythingArrivingEndsTheStall() {
+        var liveness = Liveness()
+        _ = liveness.update(arrived: 10, now: start)
+        _ = liveness.update(arrived: 10, now: start + .seconds(6))
+        #expect(liveness.update(arrived: 11, now: start + .seconds(7)) == .resumed)
+        #expect(liveness.update(arrived: 11, now: start + .seconds(30)) == .stalled)
+    }
+
+    @Test func aPeerThatNeverSentAnythingIsNeverGone() {
+        var liveness = Liveness()
+        _ = liveness.update(arrived: 0, now: start)
+        _ = liveness.update(arrived: 0, now: start + .seconds(6))
+        #expect(liveness.update(arrived: 0, now: start + .seconds(60)) == nil)
+    }
+
+    @Test func offersToAPeerWhoseNetworkWentAwayComeLessOften() {
+        #expect((1...6).map { GatewayLoop.reconnectDelay(attempt: $0) } == [5, 10, 20, 30, 30, 30].map { .seconds($0) })
+    }
+}

@@ -9,12 +9,8 @@ struct NetworkTests {
     @Test func aCallAcrossHostsConnectsOnTheHostsOwnAddresses() async throws {
         let network = try TestNetwork(hosts: 2)
         let (a, b) = (network.hosts[0], network.hosts[1])
-        try await Call.run(configuring: { $0.host = "0.0.0.0" }) { call in
-            let sender = try network.run(on: a, Self.sending(call, from: a, id: "a"))
-            defer { sender.signal(SIGKILL) }
-            let receiver = try network.run(on: b, Self.receiving(call, from: b, id: "b"))
-            defer { receiver.signal(SIGKILL) }
-            let pair = try await Self.waitForVideo(in: receiver, from: "a", sender: sender)
+        try await Self.call(on: network, sender: a, receiver: b) { sender, receiver in
+            let pair = try await Self.waitForVideo(in: receiver, from: "sender", sender: sender)
             #expect(pair.local.hasPrefix("host \(b.address):") && pair.remote.hasPrefix("host \(a.address):"), "\(pair)")
             #expect(!pair.relay)
         }
@@ -30,14 +26,9 @@ struct NetworkTests {
             "--user=meshgate:s3cret", "--realm=meshgate", "--lt-cred-mech", "--no-tls", "--no-dtls", "--no-cli", "--log-file=stdout",
         ], executable: "/usr/bin/turnserver")
         defer { turn.signal(SIGKILL) }
-        try await Call.run(configuring: { $0.host = "0.0.0.0" }) { call in
-            let sender = try network.run(on: a, Self.sending(call, from: a, id: "a"))
-            defer { sender.signal(SIGKILL) }
-            let receiver = try network.run(on: b, Self.receiving(call, from: b, id: "b", [
-                "--turn", "turn://meshgate:s3cret@\(server.address):3478", "--ice-transport", "relay",
-            ]))
-            defer { receiver.signal(SIGKILL) }
-            let pair = try await Self.waitForVideo(in: receiver, from: "a", sender: sender)
+        let relayOnly = ["--turn", "turn://meshgate:s3cret@\(server.address):3478", "--ice-transport", "relay"]
+        try await Self.call(on: network, sender: a, receiver: b, relayOnly) { sender, receiver in
+            let pair = try await Self.waitForVideo(in: receiver, from: "sender", sender: sender)
             #expect(pair.relay && pair.local.hasPrefix("relay \(server.address):"), "\(pair)")
         }
     }
@@ -50,12 +41,8 @@ struct NetworkTests {
         let (a, b) = (network.hosts[0], network.hosts[1])
         let published = "10.0.1.100"
         try network.forward(published, on: a, to: b)
-        try await Call.run(configuring: { $0.host = "0.0.0.0" }) { call in
-            let sender = try network.run(on: b, Self.sending(call, from: b, id: "b", ["--public-address", published]))
-            defer { sender.signal(SIGKILL) }
-            let receiver = try network.run(on: a, Self.receiving(call, from: a, id: "a"))
-            defer { receiver.signal(SIGKILL) }
-            let pair = try await Self.waitForVideo(in: receiver, from: "b", sender: sender)
+        try await Self.call(on: network, sender: b, ["--public-address", published], receiver: a) { sender, receiver in
+            let pair = try await Self.waitForVideo(in: receiver, from: "sender", sender: sender)
             #expect(pair.remote.hasPrefix("host \(published):") && !pair.relay, "\(pair)")
         }
     }
@@ -66,13 +53,64 @@ struct NetworkTests {
         let network = try TestNetwork(hosts: 2)
         try network.dropUDP()
         let (a, b) = (network.hosts[0], network.hosts[1])
-        try await Call.run(configuring: { $0.host = "0.0.0.0" }) { call in
-            let sender = try network.run(on: a, Self.sending(call, from: a, id: "a"))
-            defer { sender.signal(SIGKILL) }
-            let receiver = try network.run(on: b, Self.receiving(call, from: b, id: "b"))
-            defer { receiver.signal(SIGKILL) }
-            let pair = try await Self.waitForVideo(in: receiver, from: "a", sender: sender)
+        try await Self.call(on: network, sender: a, receiver: b) { sender, receiver in
+            let pair = try await Self.waitForVideo(in: receiver, from: "sender", sender: sender)
             #expect(pair.protocolName == "tcp" && pair.local.contains(b.address) && pair.remote.contains(a.address), "\(pair)")
+        }
+    }
+
+    /// Host B's link goes down for 20 s mid-call, then comes back: media flows again within
+    /// 10 s, nobody doing anything.
+    @Test func aCallComesBackAfterTheNetworkDropsFor20Seconds() async throws {
+        let network = try TestNetwork(hosts: 2)
+        let (a, b) = (network.hosts[0], network.hosts[1])
+        try await Self.call(on: network, sender: a, receiver: b) { sender, receiver in
+            _ = try await Self.waitForVideo(in: receiver, from: "sender", sender: sender)
+            try network.setLink(of: b, up: false)
+            try await Task.sleep(for: .seconds(20))
+            let before = Self.statistics(in: receiver.stdout, of: "sender")?["frames_in"] as? Int ?? 0
+            try network.setLink(of: b, up: true)
+            let back = ContinuousClock.now
+            _ = try await Self.waitForVideo(in: receiver, from: "sender", sender: sender, within: .seconds(30), after: before)
+            let took = ContinuousClock.now - back
+            #expect(took < .seconds(10), "media came back \(took) after the link")
+        }
+    }
+
+    /// The sender's link stays down: within 30 s the recorder gives it up and finalises its
+    /// recording; when the link returns, the sender is back in the call on its own.
+    @Test func aPeerWhoseLinkStaysDownIsRemovedAndComesBack() async throws {
+        let network = try TestNetwork(hosts: 2)
+        let (a, b) = (network.hosts[0], network.hosts[1])
+        let folder = try temporaryDirectory("rec-network")
+        try await Self.call(on: network, sender: b, receiver: a, ["--record", folder]) { sender, recorder in
+            _ = try await Self.waitForVideo(in: recorder, from: "sender", sender: sender)
+            try network.setLink(of: b, up: false)
+            let down = ContinuousClock.now
+            try await eventually("the recorder to give the sender up", within: .seconds(40)) {
+                recorder.stderr.contains("peer left") ? true : nil
+            }
+            #expect(ContinuousClock.now - down < .seconds(30), "\(recorder.stderr.suffix(1500))")
+            let recording = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasPrefix("sender-") })
+            try await expectRecording("\(folder)/\(recording)", frames: 20)
+            try network.setLink(of: b, up: true)
+            let before = Self.statistics(in: recorder.stdout, of: "sender")?["frames_in"] as? Int ?? 0
+            _ = try await Self.waitForVideo(in: recorder, from: "sender", sender: sender, within: .seconds(30), after: before)
+        }
+    }
+
+    /// A call between a gateway sending the test pattern and tone (id `sender`) and one that
+    /// only receives and prints `--stats` lines (id `receiver`), each on its host, with no
+    /// `--ice-address`; the server runs in the test, reached through the router.
+    static func call(on network: TestNetwork, sender senderHost: TestNetwork.Host, _ senderFlags: [String] = [],
+                     receiver receiverHost: TestNetwork.Host, _ receiverFlags: [String] = [],
+                     _ body: (_ sender: MeshgateProcess, _ receiver: MeshgateProcess) async throws -> Void) async throws {
+        try await Call.run(configuring: { $0.host = "0.0.0.0" }) { call in
+            let sender = try network.run(on: senderHost, Self.sending(call, from: senderHost, id: "sender", senderFlags))
+            defer { sender.signal(SIGKILL) }
+            let receiver = try network.run(on: receiverHost, Self.receiving(call, from: receiverHost, id: "receiver", receiverFlags))
+            defer { receiver.signal(SIGKILL) }
+            try await body(sender, receiver)
         }
     }
 
@@ -98,19 +136,21 @@ struct NetworkTests {
     /// Waits until `receiver`'s `--stats` say video from `peer` decodes, and returns the
     /// candidate pair it flows over.
     static func waitForVideo(in receiver: MeshgateProcess, from peer: String, sender: MeshgateProcess, frames: Int = 20,
-                             within limit: Duration = .seconds(30)) async throws -> Pair {
+                             within limit: Duration = .seconds(30), after count: Int = 0) async throws -> Pair {
         do {
-            return try await waitForVideo(receiver, peer, frames, limit)
+            return try await waitForVideo(receiver, peer, frames, limit, after: count)
         } catch {
             throw Timeout(description: "\(error)\nreceiver's log:\n\(receiver.stderr.suffix(4000))\nits statistics:\n\(receiver.stdout.suffix(400))"
                 + "\nsender's log:\n\(sender.stderr.suffix(4000))")
         }
     }
 
-    private static func waitForVideo(_ receiver: MeshgateProcess, _ peer: String, _ frames: Int, _ limit: Duration) async throws -> Pair {
+    private static func waitForVideo(_ receiver: MeshgateProcess, _ peer: String, _ frames: Int, _ limit: Duration, after count: Int) async throws -> Pair {
         try await eventually("\(frames) frames from \(peer)", within: limit) { () throws -> Pair? in
             guard receiver.isRunning else { throw Timeout(description: "the receiver exited: \(receiver.stderr.suffix(1500))") }
-            guard let line = statistics(in: receiver.stdout, of: peer), (line["frames_in"] as? Int ?? 0) >= frames,
+            // A new connection counts its frames from 0.
+            guard let line = statistics(in: receiver.stdout, of: peer), let seen = line["frames_in"] as? Int, seen >= frames,
+                  seen < count || seen >= count + frames,
                   let pair = line["candidate_pair"] as? [String: Any] else { return nil }
             return Pair(local: pair["local"] as? String ?? "", remote: pair["remote"] as? String ?? "",
                         relay: pair["relay"] as? Bool ?? false, protocolName: pair["protocol"] as? String ?? "")
