@@ -46,6 +46,9 @@ public struct GatewayConfiguration: Sendable {
     public var stunServer: String? = nil
     public var turnServers: [String] = []
     public var iceAddresses: [String] = []
+    /// Network interfaces ICE may use (`--ice-interface`), by name; their addresses are read
+    /// as each connection starts.
+    public var iceInterfaces: [String] = []
     public var icePorts: ClosedRange<Int>? = nil
     /// Addresses a 1:1 NAT or a container's published ports forward to this box
     /// (`--public-address`): each local UDP host candidate is announced with them too.

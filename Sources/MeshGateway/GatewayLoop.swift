@@ -30,6 +30,11 @@ final class GatewayLoop {
         logger = gateway.logger
         var configuration = gateway.configuration
         configuration.selectedEncoder = try await Self.chooseEncoder(configuration, logger: logger)
+        let missing = NetworkInterfaces.addresses(of: configuration.iceInterfaces).missing
+        if !missing.isEmpty {
+            logger.warning("--ice-interface names interfaces that have no address now; ICE uses them once they have one",
+                           metadata: ["interfaces": "\(missing.joined(separator: ", "))"])
+        }
         self.configuration = configuration
         let post = gateway.post
         media = try await SendingMedia.make(configuration, logger: logger) { post.yield($0) }

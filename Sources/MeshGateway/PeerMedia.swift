@@ -51,7 +51,12 @@ final class PeerMedia {
             let webrtc = try WebRTCBin(name: "webrtc")
             if let stun = configuration.stunServer { webrtc.set("stun-server", stun) }
             for turn in configuration.turnServers { try webrtc.addTurnServer(turn) }
-            try webrtc.useLocalAddresses(configuration.iceAddresses)
+            let named = NetworkInterfaces.addresses(of: configuration.iceInterfaces).addresses
+            // Without an address, libnice would take every interface: not what was asked.
+            if !configuration.iceInterfaces.isEmpty, named.isEmpty, configuration.iceAddresses.isEmpty {
+                throw GatewayError("no interface of --ice-interface \(configuration.iceInterfaces.joined(separator: ", ")) has an address now")
+            }
+            try webrtc.useLocalAddresses(configuration.iceAddresses + named)
             if let ports = configuration.icePorts { webrtc.setPortRange(min: ports.lowerBound, max: ports.upperBound) }
             webrtc.set("ice-transport-policy", configuration.iceTransport.rawValue)
             webrtc.useTCP(configuration.iceTCP)

@@ -83,6 +83,9 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Local address ICE may use (repeatable); only these are used. 127.0.0.1 for calls on one machine.", valueName: "IP"))
     var iceAddress: [String] = []
 
+    @Option(help: ArgumentHelp("Network interface ICE may use (repeatable), as `ip link` names it (eth0, wg0); only these, and --ice-address, are used.", valueName: "NAME"))
+    var iceInterface: [String] = []
+
     @Option(help: ArgumentHelp("UDP port range for ICE.", valueName: "MIN-MAX"), transform: PortRange.init(argument:))
     var icePorts: PortRange?
 
@@ -187,6 +190,7 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.iceTransport = iceTransport
         configuration.publicAddresses = publicAddress
         configuration.iceTCP = iceTCP
+        configuration.iceInterfaces = iceInterface
         configuration.icePorts = icePorts?.ports
         configuration.maxPeers = maxPeers
         configuration.maxEarlyCandidates = maxEarlyCandidates

@@ -1,4 +1,5 @@
 import Foundation
+import MeshProtocol
 import MeshTestSupport
 import Testing
 
@@ -96,6 +97,29 @@ struct NetworkTests {
             try network.setLink(of: b, up: true)
             let before = Self.statistics(in: recorder.stdout, of: "sender")?["frames_in"] as? Int ?? 0
             _ = try await Self.waitForVideo(in: recorder, from: "sender", sender: sender, within: .seconds(30), after: before)
+        }
+    }
+
+    /// A host with a second interface offers both; `--ice-interface eth0` keeps ICE to that one.
+    @Test(arguments: [false, true])
+    func iceInterfaceKeepsICEToTheNamedInterfaces(restricted: Bool) async throws {
+        let network = try TestNetwork(hosts: 1)
+        let host = network.hosts[0]
+        try network.addInterface("vpn0", address: "10.9.9.9", on: host)
+        try await Call.run(configuring: { $0.host = "0.0.0.0" }) { call in
+            // A bare protocol client in the room: the gateway, joining after it, offers to it.
+            let watcher = try await TestClient.join(call.url, id: "watcher")
+            let gateway = try network.run(on: host, Self.sending(call, from: host, id: "gateway", restricted ? ["--ice-interface", "eth0"] : []))
+            defer { gateway.signal(SIGKILL) }
+            _ = try await watcher.next(where: { $0.type == .sendOffer }, within: .seconds(15))
+            var addresses: Set<String> = []
+            while let message = try? await watcher.next(where: { $0.type == .newCandidate }, within: .seconds(2)) {
+                let fields = (message.ice?.candidate ?? "").split(separator: " ")
+                if fields.count > 4 { addresses.insert(String(fields[4])) }
+            }
+            #expect(addresses.contains(host.address), "\(addresses)")
+            #expect(addresses.contains("10.9.9.9") == !restricted, "\(addresses)")
+            await watcher.close()
         }
     }
 

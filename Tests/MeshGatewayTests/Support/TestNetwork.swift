@@ -73,6 +73,15 @@ final class TestNetwork: Sendable {
         try MeshgateProcess(["netns", "exec", host.namespace, executable] + arguments, environment: environment, executable: "/usr/sbin/ip")
     }
 
+    /// Gives `host` another interface, `name` with `address` (a VPN, docker0, a second card).
+    func addInterface(_ name: String, address: String, on host: Host) throws {
+        // A veth pair, both ends on the host: the kernels tests run on may lack dummy links.
+        for command in [["link", "add", name, "type", "veth", "peer", "name", name + "p"], ["addr", "add", address + "/24", "dev", name],
+                        ["link", "set", name + "p", "up"], ["link", "set", name, "up"]] {
+            try Self.run("/usr/sbin/ip", ["-n", host.namespace] + command)
+        }
+    }
+
     /// Drops every UDP packet the router would forward: a firewall that lets only TCP through.
     func dropUDP() throws {
         try nft("add rule ip \(table) forward meta l4proto udp drop\n")
