@@ -38,6 +38,8 @@ final class PeerSession {
     private(set) var sentVideo: String?
     /// The video codec this peer is sent.
     private(set) var sentVideoCodec: VideoCodec?
+    /// Whether the log already said its mDNS candidates cannot be resolved here.
+    private var warnedOfMDNS = false
     /// This peer's video bitrate when it has its own encoder (`--encode per-peer`).
     var bitrate: BitrateController
     /// Totals at the previous `--stats` line, for rates.
@@ -155,7 +157,12 @@ final class PeerSession {
 
     /// A candidate the peer trickled (checked on its own by ``RemoteInput``).
     func receiveCandidate(_ candidate: RemoteInput.Candidate) async -> [Outcome] {
-        await perform(negotiation.handle(.candidate(candidate)), refusing: .newCandidate)
+        if !warnedOfMDNS, !MDNS.resolvesHere, let name = MDNS.name(inCandidate: candidate.line) {
+            warnedOfMDNS = true
+            logger.warning("peer hides its address behind an mDNS name this machine cannot resolve; install libnss-mdns and avahi-daemon, or let the page use the camera",
+                           metadata: ["peer": "\(id)", "name": "\(name)"])
+        }
+        return await perform(negotiation.handle(.candidate(candidate)), refusing: .newCandidate)
     }
 
     func handle(_ event: PeerEvent) async -> [Outcome] {

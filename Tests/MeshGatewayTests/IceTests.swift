@@ -49,6 +49,29 @@ struct IceTests {
         }
     }
 
+    /// A browser without camera permission sends mDNS names: a machine without nss-mdns
+    /// cannot resolve them, and the log says what to do, once per peer.
+    @Test func mdnsCandidatesThatCannotBeResolvedAreLoggedOnce() async throws {
+        try await Call.run { call in
+            let page = try await TestClient.join(call.url, id: "page")
+            let gateway = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "gateway", "--ice-address", "127.0.0.1",
+                                               "--video", "test", "--audio", "none", "--size", "320x240"])
+            defer { gateway.signal(SIGKILL) }
+            _ = try await page.next(where: { $0.type == .sendOffer }, within: .seconds(15))
+            for name in ["1f0c3a2b-9d7e-4b8f-a1c2-6e5d4c3b2a19.local", "77aa3a2b-9d7e-4b8f-a1c2-6e5d4c3b2a19.local"] {
+                let ice = IceCandidate(candidate: "candidate:1 1 udp 2122260223 \(name) 54321 typ host", sdpMid: "video0", sdpMLineIndex: 0)
+                page.send(Message(type: .newCandidate, id: "page", targetId: "gateway", ice: ice))
+            }
+            let nsswitch = (try? String(contentsOfFile: "/etc/nsswitch.conf", encoding: .utf8)) ?? ""
+            let resolves = nsswitch.split(separator: "\n").contains { $0.hasPrefix("hosts:") && $0.contains("mdns") }
+            try await Task.sleep(for: .seconds(1))
+            let warnings = gateway.stderr.components(separatedBy: "mDNS name this machine cannot resolve").count - 1
+            #expect(warnings == (resolves ? 0 : 1), "\(gateway.stderr)")
+            #expect(gateway.stderr.contains("libnss-mdns") != resolves)
+            await page.close()
+        }
+    }
+
     /// `--turn` against a real TURN server (coturn) on loopback: the gateway allocates a relay
     /// and offers it as a candidate.
     @Test func aTurnServerGivesARelayCandidate() async throws {

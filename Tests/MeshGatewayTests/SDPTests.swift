@@ -159,3 +159,19 @@ struct PublicAddressesTests {
         #expect(addresses.extraCandidates(for: line).isEmpty)
     }
 }
+
+/// mDNS candidates, and whether this machine can resolve them.
+struct MDNSTests {
+    @Test func aCandidateWithALocalNameGivesTheName() {
+        #expect(MDNS.name(inCandidate: "candidate:1 1 udp 2122260223 1f0c3a2b-9d7e-4b8f-a1c2-6e5d4c3b2a19.local 54321 typ host")
+            == "1f0c3a2b-9d7e-4b8f-a1c2-6e5d4c3b2a19.local")
+        #expect(MDNS.name(inCandidate: "candidate:1 1 udp 2122260223 192.168.1.20 54321 typ host") == nil)
+        #expect(MDNS.name(inCandidate: "garbage") == nil)
+    }
+
+    @Test func nsswitchWithNSSMDNSResolves() {
+        #expect(MDNS.resolves(nsswitch: "passwd: files\nhosts:          files mdns4_minimal [NOTFOUND=return] dns\n"))
+        #expect(!MDNS.resolves(nsswitch: "hosts:          files dns\n# hosts: files mdns4_minimal\n"))
+        #expect(!MDNS.resolves(nsswitch: ""))
+    }
+}
