@@ -20,7 +20,8 @@ enum SourceProbe {
         } catch {
             throw GatewayError("cannot open \(source.shown): \(error)")
         }
-        decoder.onPadAdded { pad in found.add(pad, to: pipeline) }
+        // Weakly: the handler lives in the pipeline, which must be free to go.
+        decoder.onPadAdded { [weak pipeline] pad in if let pipeline { found.add(pad, to: pipeline) } }
         decoder.onNoMorePads { found.noMorePads() }
         pipeline.add(decoder)
         let bus = pipeline.subscribeToBus()
