@@ -19,6 +19,9 @@ public final class StreamWatch: Sendable {
 
     public init() {}
 
+    /// How far back a frame's time may be without counting as reordered, in ns.
+    static let jitter: UInt64 = 8_000_000
+
     public var buffers: Int { state.withLock { $0.buffers } }
     public var keyframes: Int { state.withLock { $0.keyframes } }
     /// Buffers since the first keyframe: what a decision about the stream can look at.
@@ -41,7 +44,9 @@ public final class StreamWatch: Sendable {
             }
             // A keyframe starts the order afresh: a source that restarts or loops starts its times over.
             guard let time else { return }
-            if !keyframe, state.keyframes > 0, let latest = state.latestTime, time < latest { state.reordered = true }
+            // By more than a jitterbuffer's smoothing moves a time: a reordered frame comes a
+            // whole frame (17 ms at 60 fps) or more before the latest.
+            if !keyframe, state.keyframes > 0, let latest = state.latestTime, time + Self.jitter < latest { state.reordered = true }
             state.latestTime = keyframe ? time : max(time, state.latestTime ?? 0)
         }
     }

@@ -237,7 +237,7 @@ final class PeerSession {
                 guard let answer else { continue }
                 // Before webrtcbin sees it: Firefox refuses a line without the ICE credentials
                 // webrtcbin insists on, and it would refuse the whole answer.
-                if let codec = sentVideoCodec, !answer.summary.takesVideo(codec) {
+                if let codec = sentVideoCodec, !answer.summary.takesVideo(encodingName: codec.encodingName) {
                     return outcomes + [.offerAgain(refusing: codec)]
                 }
                 do {

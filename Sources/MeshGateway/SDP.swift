@@ -100,11 +100,11 @@ struct SDPSummary: Equatable {
         return baseline ?? usable.first
     }
 
-    /// Whether this answer takes the video we offered in `codec`: its video line is not
-    /// refused and names that codec.
-    func takesVideo(_ codec: VideoCodec) -> Bool {
+    /// Whether this answer takes the video we offered in `encodingName` (`VP8`, `H264`): its
+    /// video line is not refused and names that codec.
+    func takesVideo(encodingName: String) -> Bool {
         guard let line = lines.first(where: { $0.kind == MediaKind.video.rawValue }) else { return false }
-        return !line.rejected && line.codecs.contains { $0.encodingName == codec.encodingName }
+        return !line.rejected && line.codecs.contains { $0.encodingName == encodingName }
     }
 
     /// The mid of m-line `index`, for candidates sent to browsers.

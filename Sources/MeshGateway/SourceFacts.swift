@@ -30,8 +30,6 @@ struct SourceFacts: Equatable, Sendable {
         }
         if configuration.transcode { return .transcode(reason: "--transcode") }
         if configuration.encode == .perPeer { return .transcode(reason: "--encode per-peer encodes for each peer") }
-        if video.reordered { return .transcode(reason: "the stream has B-frames: browsers would play it late and stutter") }
-        if video.interlaced { return .transcode(reason: "the stream is interlaced: browsers cannot show it") }
         var profile: H264Profile?
         if codec == .h264 {
             guard let named = video.profile.flatMap(H264Profile.init(rawValue:)) else {
@@ -39,6 +37,12 @@ struct SourceFacts: Equatable, Sendable {
             }
             profile = named
         }
+        // Only main and high have B-frames: times out of order in a baseline stream (or VP8)
+        // are the network's jitter, not reordering.
+        if video.reordered, profile == .main || profile == .high {
+            return .transcode(reason: "the stream has B-frames: browsers would play it late and stutter")
+        }
+        if video.interlaced { return .transcode(reason: "the stream is interlaced: browsers cannot show it") }
         return .passthrough(PassthroughVideo(codec: codec, profile: profile))
     }
 

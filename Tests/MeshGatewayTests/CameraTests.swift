@@ -12,9 +12,11 @@ struct CameraTests {
         try await Call.run { call in
             let sender = try await call.join("camera", record: false) { Self.useCamera(camera, &$0) }
             let recorder = try await call.join("recorder", receiveOnly)
+            try await recorder.waitForMedia(from: ["camera"])
+            // Said first: a picture that never comes at the camera's size would say less.
+            #expect(try await sender.snapshot().peers.map(\.sentVideo) == ["passthrough"])
             let page = try call.open(.chromium, id: "page")
             try await page.waitUntil("the camera's picture at 640x480") { $0.receives(from: "camera", width: 640, height: 480) }
-            try await recorder.waitForMedia(from: ["camera"])
             let peers = try await sender.snapshot().peers
             #expect(peers.map(\.id) == ["page", "recorder"])
             #expect(peers.allSatisfy { $0.sentVideo == "passthrough" }, "\(peers.map { ($0.id, $0.sentVideo) })")

@@ -127,8 +127,8 @@ struct CodecListPlanTests {
 
     @Test func anAnswerThatRefusesOurVideoLineSaysSo() {
         let answer = "v=0\r\nm=video 0 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n"
-        #expect(!SDPSummary(answer).takesVideo(.h264))
+        #expect(!SDPSummary(answer).takesVideo(encodingName: "H264"))
         let taken = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n"
-        #expect(SDPSummary(taken).takesVideo(.vp8) && !SDPSummary(taken).takesVideo(.h264))
+        #expect(SDPSummary(taken).takesVideo(encodingName: "VP8") && !SDPSummary(taken).takesVideo(encodingName: "H264"))
     }
 }

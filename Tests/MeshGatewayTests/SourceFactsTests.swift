@@ -19,9 +19,15 @@ struct SourceFactsTests {
         #expect(Self.decide { $0 = SourceFacts.Video(format: "video/x-vp8") } == .passthrough(PassthroughVideo(codec: .vp8, profile: nil)))
     }
 
+    @Test func framesOutOfOrderInABaselineStreamAreJitterNotBFrames() {
+        #expect(Self.decide { $0.reordered = true } == .passthrough(PassthroughVideo(codec: .h264, profile: .constrainedBaseline)))
+        #expect(Self.decide { $0 = SourceFacts.Video(format: "video/x-vp8", reordered: true) } == .passthrough(PassthroughVideo(codec: .vp8, profile: nil)))
+    }
+
     @Test func whatBrowsersCannotPlayIsTranscodedSayingWhy() {
         var bFrames = Self.camera, interlaced = Self.camera, high10 = Self.camera, h265 = Self.camera
         bFrames.reordered = true
+        bFrames.profile = "main"
         interlaced.interlaced = true
         high10.profile = "high-10"
         h265.format = "video/x-h265"
