@@ -176,6 +176,12 @@ public struct MeshServer: Sendable {
                     switch outgoing {
                     case .text(let text):
                         try await outbound.writeTextMessage(text)
+                        // Still counted until the event loop has run the write: the writer only
+                        // queues the frame for the loop, and the channel turns unwritable, which
+                        // is what holds the writer back, once the loop has run it. On a busy loop
+                        // every frame for a client that does not read could pile up in that
+                        // queue, uncounted, and the outbox never reach its limit.
+                        try await channel.eventLoop.submit {}.get()
                         hub.written(text.utf8.count, to: socket)
                     case .close(let code, let reason):
                         try await Self.close(outbound, code: code, reason: reason, channel: channel)
