@@ -98,12 +98,14 @@ import MeshTestSupport
             #expect(socket.isClosedByServer(within: 5), "\(origin)")
         }
         // allowed pages, and programs, which send no Origin
-        for headers in [["Origin: https://call.example"], ["Origin: HTTPS://Call.Example:443"], ["Origin: http://localhost:8000"], []] {
+        for (index, headers) in [["Origin: https://call.example"], ["Origin: HTTPS://Call.Example:443"], ["Origin: http://localhost:8000"], []].enumerated() {
             let socket = try RawSocket(port: server.port)
             #expect(socket.upgrade(headers: headers).hasPrefix("HTTP/1.1 101"), "\(headers)")
-            socket.sendText(#"{"type":"new_user","id":"x"}"#)
+            // An id of its own: the last socket's close_connection, on another connection, may
+            // reach the server after this new_user, which would be refused as a duplicate.
+            socket.sendText(#"{"type":"new_user","id":"x\#(index)"}"#)
             #expect(await onThread { socket.textFrame(containing: "connection_list") } != nil, "\(headers)")
-            socket.sendText(#"{"type":"close_connection","id":"x"}"#)
+            socket.sendText(#"{"type":"close_connection","id":"x\#(index)"}"#)
         }
         // the page itself is served whatever the origin
         let page = try RawSocket(port: server.port)
