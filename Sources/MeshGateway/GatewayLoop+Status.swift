@@ -82,6 +82,11 @@ extension GatewayLoop {
     /// no longer listed.
     func reconnect(_ id: PeerID, attempt: Int) async {
         guard membership.room.contains(id), peers[id]?.negotiation.isConnected != true else { return }
+        // A connection still being made (the peer, back, offered by itself) is left to finish.
+        if let session = peers[id], ContinuousClock.now - session.started < .seconds(10) {
+            gateway.post(.reconnectPeer(id, attempt: attempt), after: Self.reconnectDelay(attempt: attempt))
+            return
+        }
         logger.info("offering a new connection to a peer whose network went away", metadata: ["peer": "\(id)", "attempt": "\(attempt)"])
         await offer(to: id)
         gateway.post(.reconnectPeer(id, attempt: attempt + 1), after: Self.reconnectDelay(attempt: attempt + 1))
