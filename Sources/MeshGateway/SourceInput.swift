@@ -53,7 +53,7 @@ final class SourceInput {
         }
         let (entries, lost, isNetwork) = (entries, lost, isNetwork)
         element.onPadAdded { pad in
-            guard let format = pad.caps?.name, let kind = MediaKind(rawValue: String(format.prefix { $0 != "/" })),
+            guard let format = pad.caps?.name, let kind = MediaKind(capsName: format),
                   let entry = entries[kind], entry.peer == nil else { return }
             if isNetwork { pad.replaceEOS { lost("it ended the stream") } }
             do {

@@ -69,7 +69,7 @@ enum SourceProbe {
         /// Watches a stream the source found, behind a parser for H.264 (its caps then name
         /// the profile and interlacing).
         func add(_ pad: Pad, to pipeline: Pipeline) {
-            guard let format = pad.caps?.name, let kind = MediaKind(rawValue: String(format.prefix { $0 != "/" })),
+            guard let format = pad.caps?.name, let kind = MediaKind(capsName: format),
                   state.withLock({ $0.streams[kind] == nil }) else { return }
             let description = (format == "video/x-h264" ? "h264parse ! " : "") + "fakesink name=end sync=false async=false"
             guard let branch = try? Bin.parse(description), let entry = branch.staticPad("sink"),
