@@ -58,3 +58,16 @@ public struct Device: Sendable {
         return devices
     }
 }
+
+extension Device {
+    /// The formats the camera at `path` (the default one when nil) gives, asked of the
+    /// device itself, which is opened for a moment: nil when it cannot be opened.
+    public static func cameraCaps(_ path: String?) -> Caps? {
+        GStreamer.initialize()
+        guard let source = try? Element.make("v4l2src") else { return nil }
+        if let path { source.set("device", path) }
+        defer { source.setState(.null) }
+        guard source.setState(.ready) else { return nil }
+        return source.staticPad("src")?.caps
+    }
+}

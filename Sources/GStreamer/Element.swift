@@ -206,46 +206,6 @@ public class Bin: Element, @unchecked Sendable {
     public var childCount: Int { Int(mg_bin_element_count(pointer)) }
 }
 
-/// A caps description this handle owns.
-public final class Caps: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<GstCaps>
-
-    public init?(_ description: String) {
-        guard let caps = gst_caps_from_string(description) else { return nil }
-        pointer = caps
-    }
-
-    init(adopting pointer: UnsafeMutablePointer<GstCaps>) {
-        self.pointer = pointer
-    }
-
-    deinit {
-        gst_mini_object_unref(UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: GstMiniObject.self))
-    }
-
-    public var description: String {
-        consume(gst_caps_to_string(pointer)) ?? ""
-    }
-
-    /// The name of the first structure: `video/x-h264`, `audio/x-raw`…
-    public var name: String? {
-        gst_caps_get_structure(pointer, 0).flatMap { gst_structure_get_name($0) }.map { String(cString: $0) }
-    }
-
-    /// The fields of the first structure, as strings (e.g. "media", "encoding-name").
-    public func string(_ field: String) -> String? {
-        guard let structure = gst_caps_get_structure(pointer, 0),
-              let value = gst_structure_get_string(structure, field) else { return nil }
-        return String(cString: value)
-    }
-
-    public func int(_ field: String) -> Int? {
-        guard let structure = gst_caps_get_structure(pointer, 0) else { return nil }
-        var value: gint = 0
-        return gst_structure_get_int(structure, field, &value) != 0 ? Int(value) : nil
-    }
-}
-
 extension Element {
     /// Calls `body` (on a streaming thread) with each source pad the element adds: a
     /// decoder's or a demuxer's streams, as they are found.

@@ -129,7 +129,7 @@ public enum VideoSource: Sendable, Equatable {
     var opened: URISource? {
         switch self {
         case .file(let path): URISource(file: path)
-        case .network(let uri): URISource(uri: uri, isNetwork: true)
+        case .network(let uri): URISource(uri: uri, kind: .network)
         default: nil
         }
     }
@@ -162,27 +162,47 @@ public enum AudioSource: Sendable, Equatable {
     var opened: URISource? {
         switch self {
         case .file(let path): URISource(file: path)
-        case .network(let uri): URISource(uri: uri, isNetwork: true)
+        case .network(let uri): URISource(uri: uri, kind: .network)
         default: nil
         }
     }
 }
 
-/// A file or network stream that a uridecodebin opens; the same one for video and audio is
-/// opened once.
+/// A file, network stream or camera stream that an element of its own opens (a
+/// uridecodebin; for a camera, its v4l2src); the same one for video and audio is opened once.
 struct URISource: Sendable, Equatable {
     let uri: String
-    /// A network source is reopened when it drops; a file that ends, ends the call.
-    let isNetwork: Bool
+    let kind: Kind
 
-    init(uri: String, isNetwork: Bool) {
+    enum Kind: Sendable, Equatable {
+        case file
+        case network
+        /// A camera's own encoded stream, asked of it in `caps`: it passes through.
+        case camera(device: String?, caps: String)
+
+        /// What the source's element is called in the pipeline (`_video` or `_audio` added
+        /// when it feeds one kind).
+        var name: String {
+            switch self {
+            case .file: "file"
+            case .network: "network"
+            case .camera: "camera"
+            }
+        }
+    }
+
+    init(uri: String, kind: Kind) {
         self.uri = uri
-        self.isNetwork = isNetwork
+        self.kind = kind
     }
 
     init(file path: String) {
-        self.init(uri: URL(fileURLWithPath: path).absoluteString, isNetwork: false)
+        self.init(uri: URL(fileURLWithPath: path).absoluteString, kind: .file)
     }
+
+    /// A live source is reopened when it drops and paced by itself; a file that ends, ends
+    /// the call, and plays by the clock.
+    var isLive: Bool { kind != .file }
 
     static let networkSchemes = ["rtsp", "rtsps", "http", "https", "srt"]
 

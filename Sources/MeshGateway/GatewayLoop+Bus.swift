@@ -17,7 +17,7 @@ extension GatewayLoop {
                 } else {
                     logger.warning("pipeline error", metadata: ["peer": "\(session.id)", "source": "\(source)", "reason": "\(text)"])
                 }
-            } else if let input = media.input(inPath: source), input.isNetwork {
+            } else if let input = media.input(inPath: source), input.isLive {
                 await sourceLost(input.name, reason: text)
             } else {
                 // "Internal data stream error" says nothing; the flow return behind it does.

@@ -109,7 +109,7 @@ final class GatewayLoop {
             if let interval = configuration.statsInterval { gateway.post(.tick(.report), after: .seconds(interval)) }
         case .liveness:
             gateway.post(.tick(.liveness), after: .seconds(1))
-        case .sources where media.hasNetworkInputs:
+        case .sources where media.hasLiveInputs:
             gateway.post(.tick(.sources), after: .seconds(1))
         default:
             break

@@ -25,10 +25,10 @@ struct SendGraph {
     let description: String
     let sendsVideo: Bool
     let sendsAudio: Bool
-    /// The file and network sources to open, each once, with the kinds they feed.
+    /// The file, network and camera sources to open, each once, with the kinds they feed.
     let inputs: [Input]
 
-    /// A file or network source: a uridecodebin added by ``SourceInput``, linked to the
+    /// A file, network or camera source: an element added by ``SourceInput``, linked to the
     /// graph's entry queue of each kind it feeds.
     struct Input: Equatable {
         let source: URISource
@@ -38,7 +38,7 @@ struct SendGraph {
         let undecoded: String
     }
 
-    /// The queue a file or network source's stream of `kind` enters the graph at.
+    /// The queue a file, network or camera source's stream of `kind` enters the graph at.
     static func entry(_ kind: MediaKind, file: Bool) -> String {
         file ? "\(kind.rawValue)_file_queue" : "\(kind.rawValue)_in"
     }
@@ -51,20 +51,15 @@ struct SendGraph {
         var inputs: [Input] = []
         /// The entry of a source's stream, paced by the clock when it is a file.
         func entry(_ kind: MediaKind, _ source: URISource) -> String {
-            "queue name=\(Self.entry(kind, file: !source.isNetwork))" + (source.isNetwork ? "" : " ! clocksync")
+            "queue name=\(Self.entry(kind, file: !source.isLive))" + (source.isLive ? "" : " ! clocksync")
         }
         if let preset = configuration.preset {
             parts.append(preset.description)
             video = preset.names("video") ? "video." : nil
             audio = preset.names("audio") ? "audio." : nil
         } else {
-            switch configuration.video {
-            case .test: video = "videotestsrc is-live=true pattern=smpte"
-            case .camera(let device):
-                // decodebin takes raw frames as they are and decodes MJPEG, whichever the camera gives.
-                video = "v4l2src" + (device.map { " device=\(Self.quoted($0))" } ?? "") + " ! decodebin"
-            case .file, .network:
-                guard let source = configuration.video.opened else { break }
+            // A camera's own H.264 that passes through is opened as a source of its own.
+            if let source = sources.camera ?? configuration.video.opened {
                 if case .passthrough(let passed) = sources.video {
                     // As it comes for peers that take it; decoded for the shared encoder only
                     // while a peer needs that (``SendingMedia`` gates it).
@@ -74,7 +69,14 @@ struct SendGraph {
                 } else {
                     video = entry(.video, source)
                 }
-            case .none: video = nil
+            } else {
+                switch configuration.video {
+                case .test: video = "videotestsrc is-live=true pattern=smpte"
+                case .camera(let device):
+                    // decodebin takes raw frames as they are and decodes MJPEG, whichever the camera gives.
+                    video = "v4l2src" + (device.map { " device=\(Self.quoted($0))" } ?? "") + " ! decodebin"
+                case .file, .network, .none: video = nil
+                }
             }
             switch configuration.audio {
             case .test: audio = "audiotestsrc is-live=true wave=sine freq=440 volume=0.2"
@@ -90,18 +92,18 @@ struct SendGraph {
             case .none: audio = nil
             }
             let passedVideo: VideoCodec? = if case .passthrough(let passed) = sources.video { passed.codec } else { nil }
-            let videoSource = configuration.video.opened, audioSource = configuration.audio.opened
+            let videoSource = sources.camera ?? configuration.video.opened, audioSource = configuration.audio.opened
             if let videoSource, videoSource == audioSource {
-                inputs.append(Input(source: videoSource, name: videoSource.isNetwork ? "network" : "file", kinds: [.video, .audio],
+                inputs.append(Input(source: videoSource, name: videoSource.kind.name, kinds: [.video, .audio],
                                     undecoded: SourceFacts.undecoded(video: passedVideo, audio: sources.audioPasses)))
             } else {
                 if let videoSource {
-                    inputs.append(Input(source: videoSource, name: videoSource.isNetwork ? "network_video" : "file_video", kinds: [.video],
+                    inputs.append(Input(source: videoSource, name: videoSource.kind.name + "_video", kinds: [.video],
                                         undecoded: SourceFacts.undecoded(video: passedVideo, audio: true)))
                 }
                 if let audioSource {
                     // Video it does not feed is left encoded: nothing decodes what nobody uses.
-                    inputs.append(Input(source: audioSource, name: audioSource.isNetwork ? "network_audio" : "file_audio", kinds: [.audio],
+                    inputs.append(Input(source: audioSource, name: audioSource.kind.name + "_audio", kinds: [.audio],
                                         undecoded: SourceFacts.undecoded(video: .h264, audio: sources.audioPasses) + ";" + SourceFacts.otherVideo))
                 }
             }

@@ -59,7 +59,8 @@ final class SendingMedia {
         return media
     }
 
-    /// Probes the file and network sources (each once) and decides how their media goes out.
+    /// Probes the file and network sources (each once) and a camera's own H.264, and decides
+    /// how their media goes out.
     private static func decideSources(_ configuration: GatewayConfiguration, logger: Logger) async throws(GatewayError) -> SourceDecision {
         guard configuration.preset == nil else { return SourceDecision() }
         var wanted: [(URISource, Set<MediaKind>)] = []
@@ -68,11 +69,25 @@ final class SendingMedia {
             if let index = wanted.firstIndex(where: { $0.0 == source }) { wanted[index].1.insert(kind) } else { wanted.append((source, [kind])) }
         }
         var decision = SourceDecision()
+        if case .camera(let device) = configuration.video, let camera = await cameraStream(device, configuration, logger: logger) {
+            wanted.insert((camera, [.video]), at: 0)
+        }
         for (source, kinds) in wanted {
-            let facts = try await SourceProbe.run(source, kinds: kinds, latency: configuration.sourceLatency,
-                                                  timeout: source.isNetwork ? .seconds(10) : .seconds(5))
+            let facts: SourceFacts
+            do {
+                facts = try await SourceProbe.run(source, kinds: kinds, latency: configuration.sourceLatency,
+                                                  timeout: source.isLive ? .seconds(10) : .seconds(5))
+            } catch {
+                // A camera also gives frames to decode, as it would without passthrough.
+                guard case .camera = source.kind else { throw error }
+                logger.warning("cannot take the camera's own H.264; its video is decoded and encoded", metadata: [
+                    "source": "\(source.shown)", "reason": "\(error)",
+                ])
+                continue
+            }
             if kinds.contains(.video), let video = facts.video, let feed = facts.videoFeed(configuration) {
                 decision.video = feed
+                if case .camera = source.kind, case .passthrough = feed { decision.camera = source }
                 var metadata: Logger.Metadata = ["source": "\(source.shown)", "format": "\(video.format)"]
                 if let width = video.width, let height = video.height { metadata["size"] = "\(width)x\(height)" }
                 if let profile = video.profile { metadata["profile"] = "\(profile)" }
@@ -93,6 +108,25 @@ final class SendingMedia {
             }
         }
         return decision
+    }
+
+    /// A camera's own H.264 at the size and frame rate asked, when it gives one and it may
+    /// pass through; the log says why not when it gives H.264 at other sizes only.
+    private static func cameraStream(_ device: String?, _ configuration: GatewayConfiguration, logger: Logger) async -> URISource? {
+        guard configuration.encode == .once, !configuration.transcode,
+              let caps = await GStreamer.blocking({ Device.cameraCaps(device) }) else { return nil }
+        switch CameraStream.choose(from: caps, width: configuration.width, height: configuration.height, fps: configuration.fps) {
+        case .h264(let mode):
+            return URISource(camera: device, caps: mode)
+        case .otherSizes(let sizes):
+            logger.info("video is transcoded", metadata: [
+                "source": "\(device ?? "v4l2")", "size": "\(configuration.width)x\(configuration.height)",
+                "why": "the camera gives H.264 at \(sizes.joined(separator: ", ")) only; --size with one of them passes it through",
+            ])
+            return nil
+        case .none:
+            return nil
+        }
     }
 
     private init(pipeline: Pipeline, graph: SendGraph, decision: SourceDecision, configuration: GatewayConfiguration, logger: Logger) {
@@ -228,7 +262,7 @@ final class SendingMedia {
         // flush of that seek stops before what the peers are fed from.
         if feeds.passthrough != nil || audioPasses {
             for probe in waitingFiles { probe.pad.dropFlushes() }
-            for input in inputs where !input.isNetwork { await input.rewind(asSegment: configuration.loop) }
+            for input in inputs where !input.isLive { await input.rewind(asSegment: configuration.loop) }
         }
         let now = Int(pipeline.runningTime ?? 0)
         for probe in waitingFiles {
@@ -293,11 +327,11 @@ final class SendingMedia {
         return inputs.first { $0.name == parts[1] }
     }
 
-    var hasNetworkInputs: Bool { inputs.contains(where: \.isNetwork) }
+    var hasLiveInputs: Bool { inputs.contains(where: \.isLive) }
 
     /// A network source dropped: closed now, opened again after the backoff.
     func sourceLost(_ name: String, reason: String, retry: (Duration) -> Void) async {
-        guard let input = inputs.first(where: { $0.name == name && $0.isNetwork }) else { return }
+        guard let input = inputs.first(where: { $0.name == name && $0.isLive }) else { return }
         let wasPlaying = input.health.phase == .playing
         guard let delay = await input.drop(now: .now) else { return }
         let metadata: Logger.Metadata = ["source": "\(input.input.source.shown)", "reason": "\(reason)", "retry_in_s": "\(delay.components.seconds)"]
@@ -323,7 +357,7 @@ final class SendingMedia {
     func checkSources() -> [(name: String, reason: String)] {
         var stopped: [(name: String, reason: String)] = []
         let now = ContinuousClock.now
-        for input in inputs where input.isNetwork {
+        for input in inputs where input.isLive {
             switch input.check(now: now) {
             case .lost(let reason)?:
                 stopped.append((input.name, reason))

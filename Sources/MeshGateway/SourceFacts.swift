@@ -63,9 +63,12 @@ struct SourceFacts: Equatable, Sendable {
     static let otherVideo = "video/x-vp8;video/x-vp9;video/x-h265;image/jpeg"
 }
 
-/// What the probe decided for the file and network sources: how their video and audio go out.
+/// What the probe decided for the file, network and camera sources: how their video and
+/// audio go out.
 struct SourceDecision: Equatable, Sendable {
     var video: VideoFeed?
+    /// A camera's own H.264, opened as a source of its own when it passes through.
+    var camera: URISource?
     var audioPasses = false
 }
 

@@ -1,11 +1,11 @@
 import GStreamer
 import Logging
 
-/// A file or network source in the pipeline: the uridecodebin that opens it, linked to the
-/// graph's entry queues as its streams appear. A network source that drops (an error, its
-/// end, a stall) is closed and opened again with backoff while peers stay connected; what
-/// follows its entries keeps running, so peers see media again when it returns. Used only
-/// from the gateway's loop.
+/// A file, network or camera source in the pipeline: the element that opens it, linked to
+/// the graph's entry queues as its streams appear. A live source that drops (an error, its
+/// end, a stall, a camera unplugged) is closed and opened again with backoff while peers
+/// stay connected; what follows its entries keeps running, so peers see media again when
+/// it returns. Used only from the gateway's loop.
 final class SourceInput {
     let input: SendGraph.Input
     /// What reaches the entries, across every opening: its count says whether the source
@@ -19,9 +19,9 @@ final class SourceInput {
     private(set) var health: SourceHealth
 
     var name: String { input.name }
-    var isNetwork: Bool { input.source.isNetwork }
+    var isLive: Bool { input.source.isLive }
 
-    /// `lost` is called, from any thread, when the source ends (network sources only;
+    /// `lost` is called, from any thread, when the source ends (live sources only;
     /// a file's end reaches the tees and ends the call).
     init(_ input: SendGraph.Input, pipeline: Pipeline, latency: Int, lost: @escaping @Sendable (String) -> Void) throws(GatewayError) {
         self.input = input
@@ -32,7 +32,7 @@ final class SourceInput {
         var entries: [MediaKind: Pad] = [:]
         var watches: [MediaKind: StreamWatch] = [:]
         for kind in input.kinds {
-            guard let pad = pipeline.element(named: SendGraph.entry(kind, file: !input.source.isNetwork))?.staticPad("sink") else {
+            guard let pad = pipeline.element(named: SendGraph.entry(kind, file: !input.source.isLive))?.staticPad("sink") else {
                 throw GatewayError("the pipeline has no entry for \(input.source.shown)'s \(kind.rawValue)")
             }
             let watch = StreamWatch()
@@ -44,18 +44,19 @@ final class SourceInput {
         self.watches = watches
     }
 
-    /// Makes the uridecodebin and adds it to the pipeline; it plays with the pipeline, or at
-    /// once when the pipeline plays already.
+    /// Makes the source's element and adds it to the pipeline; it plays with the pipeline, or
+    /// at once when the pipeline plays already.
     func open() async throws {
         let (input, latency, pipeline) = (input, latency, pipeline)
         let element = try await GStreamer.blocking { () throws -> Element in
             try input.source.makeElement(name: input.name, undecoded: input.undecoded, latency: latency)
         }
-        let (entries, lost, isNetwork) = (entries, lost, isNetwork)
-        element.onPadAdded { pad in
+        let (entries, lost, isLive) = (entries, lost, isLive)
+        await GStreamer.blocking { pipeline.add(element) }
+        URISource.onStreams(of: element) { pad in
             guard let format = pad.caps?.name, let kind = MediaKind(capsName: format),
                   let entry = entries[kind], entry.peer == nil else { return }
-            if isNetwork { pad.replaceEOS { lost("it ended the stream") } }
+            if isLive { pad.replaceEOS { lost("it ended the stream") } }
             do {
                 try pad.link(entry)
             } catch {
@@ -63,13 +64,10 @@ final class SourceInput {
             }
         }
         self.element = element
-        await GStreamer.blocking {
-            pipeline.add(element)
-            element.syncStateWithParent()
-        }
+        await GStreamer.blocking { element.syncStateWithParent() }
     }
 
-    /// Takes the uridecodebin out of the pipeline (its pads unlink from the entries).
+    /// Takes the source's element out of the pipeline (its pads unlink from the entries).
     func close() async {
         guard let element else { return }
         self.element = nil

@@ -20,10 +20,9 @@ enum SourceProbe {
         } catch {
             throw GatewayError("cannot open \(source.shown): \(error)")
         }
-        // Weakly: the handler lives in the pipeline, which must be free to go.
-        decoder.onPadAdded { [weak pipeline] pad in if let pipeline { found.add(pad, to: pipeline) } }
-        decoder.onNoMorePads { found.noMorePads() }
         pipeline.add(decoder)
+        // Weakly: the handler lives in the pipeline, which must be free to go.
+        URISource.onStreams(of: decoder, { [weak pipeline] pad in if let pipeline { found.add(pad, to: pipeline) } }, done: { found.noMorePads() })
         let bus = pipeline.subscribeToBus()
         defer {
             _ = pipeline.setState(.null)
@@ -111,18 +110,38 @@ enum SourceProbe {
 }
 
 extension URISource {
-    /// The uridecodebin that opens this source, decoding all but `undecoded` (caps).
+    /// The element that opens this source: a uridecodebin decoding all but `undecoded`
+    /// (caps), whose streams come as pads it adds; for a camera, a bin with the camera's
+    /// stream on its one pad, `src`.
     func makeElement(name: String, undecoded: String, latency: Int) throws -> Element {
-        let element = try Element.make("uridecodebin", name: name)
-        element.set("uri", uri)
-        element.set("caps", undecoded)
-        if isNetwork {
-            element.setSourceLatency(milliseconds: latency)
-            // It finishes its own state changes: one opened again in a playing pipeline must
-            // reach playing without the pipeline waiting on it (or it on the pipeline).
-            element.set("async-handling", true)
+        switch kind {
+        case .camera(let device, let caps):
+            return try Bin.parse("v4l2src" + (device.map { " device=\(SendGraph.quoted($0))" } ?? "")
+                + " ! capsfilter caps=\(SendGraph.quoted(caps))", name: name)
+        case .file, .network:
+            let element = try Element.make("uridecodebin", name: name)
+            element.set("uri", uri)
+            element.set("caps", undecoded)
+            if kind == .network {
+                element.setSourceLatency(milliseconds: latency)
+                // It finishes its own state changes: one opened again in a playing pipeline
+                // must reach playing without the pipeline waiting on it (or it on the pipeline).
+                element.set("async-handling", true)
+            }
+            return element
         }
-        return element
+    }
+
+    /// Calls `body` with each stream `element` (from ``makeElement(name:undecoded:latency:)``)
+    /// gives: a camera's at once, a uridecodebin's as it finds them; then `done`.
+    static func onStreams(of element: Element, _ body: @escaping @Sendable (Pad) -> Void, done: @escaping @Sendable () -> Void = {}) {
+        if let pad = element.staticPad("src") {
+            body(pad)
+            done()
+        } else {
+            element.onPadAdded(body)
+            element.onNoMorePads(done)
+        }
     }
 
     /// How the source is named in messages: its URI without credentials.
