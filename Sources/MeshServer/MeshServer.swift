@@ -170,19 +170,14 @@ public struct MeshServer: Sendable {
         let (socket, hub) = (opened.socket, hub)
         defer { hub.close(socket) }
         let registerTimeout = configuration.registerTimeout
+        let written = WriteConfirmation(loop: channel.eventLoop) { hub.written($0, to: socket) }
         let ending = try await withThrowingTaskGroup(of: Ending.self) { group in
             group.addTask {
                 for await outgoing in opened.outbox {
                     switch outgoing {
                     case .text(let text):
                         try await outbound.writeTextMessage(text)
-                        // Still counted until the event loop has run the write: the writer only
-                        // queues the frame for the loop, and the channel turns unwritable, which
-                        // is what holds the writer back, once the loop has run it. On a busy loop
-                        // every frame for a client that does not read could pile up in that
-                        // queue, uncounted, and the outbox never reach its limit.
-                        try await channel.eventLoop.submit {}.get()
-                        hub.written(text.utf8.count, to: socket)
+                        written.handed(text.utf8.count)
                     case .close(let code, let reason):
                         try await Self.close(outbound, code: code, reason: reason, channel: channel)
                         return .closedByHub
