@@ -16,12 +16,12 @@ enum CameraStream {
 
     /// What to ask of a camera whose formats are `device` for video of this size and rate.
     static func choose(from device: Caps, width: Int, height: Int, fps: Int) -> Choice {
-        guard let h264 = Caps("video/x-h264, stream-format=byte-stream, alignment=au"),
-              let sized = Caps("video/x-h264, stream-format=byte-stream, alignment=au, width=\(width), height=\(height)") else { return .none }
-        let encoded = device.intersection(h264)
-        guard !encoded.isEmpty else { return .none }
+        let encoded = "video/x-h264, stream-format=byte-stream, alignment=au"
+        guard let h264 = Caps(encoded), let sized = Caps("\(encoded), width=\(width), height=\(height)") else { return .none }
+        let given = device.intersection(h264)
+        guard !given.isEmpty else { return .none }
         let fitting = device.intersection(sized)
-        guard !fitting.isEmpty else { return .otherSizes(encoded.sizes.map { "\($0.width)x\($0.height)" }) }
+        guard !fitting.isEmpty else { return .otherSizes(given.sizes.map { "\($0.width)x\($0.height)" }) }
         return .h264(fitting.fixated(framerateNearest: fps).description)
     }
 }
@@ -29,6 +29,11 @@ enum CameraStream {
 extension URISource {
     /// A camera's own stream, asked of it in `caps` (from ``CameraStream/choose(from:width:height:fps:)``).
     init(camera device: String?, caps: String) {
-        self.init(uri: "v4l2://" + (device ?? "/dev/video0"), kind: .camera(device: device, caps: caps))
+        self.init(uri: Self.cameraURI(device), kind: .camera(device: device, caps: caps))
+    }
+
+    /// How a camera is named in logs and errors: `v4l2:///dev/video0`.
+    static func cameraURI(_ device: String?) -> String {
+        "v4l2://" + (device ?? "/dev/video0")
     }
 }

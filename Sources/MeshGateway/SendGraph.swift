@@ -59,7 +59,8 @@ struct SendGraph {
             audio = preset.names("audio") ? "audio." : nil
         } else {
             // A camera's own H.264 that passes through is opened as a source of its own.
-            if let source = sources.camera ?? configuration.video.opened {
+            let videoSource = sources.camera ?? configuration.video.opened
+            if let source = videoSource {
                 if case .passthrough(let passed) = sources.video {
                     // As it comes for peers that take it; decoded for the shared encoder only
                     // while a peer needs that (``SendingMedia`` gates it).
@@ -74,7 +75,7 @@ struct SendGraph {
                 case .test: video = "videotestsrc is-live=true pattern=smpte"
                 case .camera(let device):
                     // decodebin takes raw frames as they are and decodes MJPEG, whichever the camera gives.
-                    video = "v4l2src" + (device.map { " device=\(Self.quoted($0))" } ?? "") + " ! decodebin"
+                    video = "\(Self.camera(device)) ! decodebin"
                 case .file, .network, .none: video = nil
                 }
             }
@@ -92,7 +93,7 @@ struct SendGraph {
             case .none: audio = nil
             }
             let passedVideo: VideoCodec? = if case .passthrough(let passed) = sources.video { passed.codec } else { nil }
-            let videoSource = sources.camera ?? configuration.video.opened, audioSource = configuration.audio.opened
+            let audioSource = configuration.audio.opened
             if let videoSource, videoSource == audioSource {
                 inputs.append(Input(source: videoSource, name: videoSource.kind.name, kinds: [.video, .audio],
                                     undecoded: SourceFacts.undecoded(video: passedVideo, audio: sources.audioPasses)))
@@ -136,6 +137,11 @@ struct SendGraph {
         sendsVideo = video != nil
         self.sendsAudio = sendsAudio || audio != nil
         self.inputs = inputs
+    }
+
+    /// The v4l2src of a camera (the default one when `device` is nil).
+    static func camera(_ device: String?) -> String {
+        "v4l2src" + (device.map { " device=\(quoted($0))" } ?? "")
     }
 
     /// Quotes a value for gst-launch syntax.

@@ -120,7 +120,7 @@ final class SendingMedia {
             return URISource(camera: device, caps: mode)
         case .otherSizes(let sizes):
             logger.info("video is transcoded", metadata: [
-                "source": "\(device ?? "v4l2")", "size": "\(configuration.width)x\(configuration.height)",
+                "source": "\(URISource.cameraURI(device))", "size": "\(configuration.width)x\(configuration.height)",
                 "why": "the camera gives H.264 at \(sizes.joined(separator: ", ")) only; --size with one of them passes it through",
             ])
             return nil

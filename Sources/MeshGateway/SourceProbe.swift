@@ -116,8 +116,7 @@ extension URISource {
     func makeElement(name: String, undecoded: String, latency: Int) throws -> Element {
         switch kind {
         case .camera(let device, let caps):
-            return try Bin.parse("v4l2src" + (device.map { " device=\(SendGraph.quoted($0))" } ?? "")
-                + " ! capsfilter caps=\(SendGraph.quoted(caps))", name: name)
+            return try Bin.parse("\(SendGraph.camera(device)) ! capsfilter caps=\(SendGraph.quoted(caps))", name: name)
         case .file, .network:
             let element = try Element.make("uridecodebin", name: name)
             element.set("uri", uri)
