@@ -235,6 +235,11 @@ static inline gboolean mg_webrtc_add_turn_server(GstElement *webrtc, const char 
     g_signal_emit_by_name(webrtc, "add-turn-server", url, &ok);
     return ok;
 }
+/* A string property set as it is: gst_util_set_object_arg would read "NULL" as no string
+   and unquote a quoted one. */
+static inline void mg_object_set_string(gpointer object, const char *property, const char *value) {
+  g_object_set(object, property, value, NULL);
+}
 static inline gint mg_object_get_int(gpointer object, const char *property) {
     gint value = 0;
     g_object_get(object, property, &value, NULL);

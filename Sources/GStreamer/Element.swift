@@ -46,6 +46,11 @@ public class Element: @unchecked Sendable {
 
     public func set(_ property: String, _ value: Int) { set(property, String(value)) }
 
+    /// Sets a string property to exactly `text` (a label, a name from the network).
+    public func set(_ property: String, text: String) {
+        mg_object_set_string(gobject, property, text)
+    }
+
     /// An int property's value.
     public func int(_ property: String) -> Int { Int(mg_object_get_int(gobject, property)) }
     public func set(_ property: String, _ value: Bool) { set(property, value ? "true" : "false") }
@@ -133,11 +138,14 @@ public class Bin: Element, @unchecked Sendable {
         self.init(sinking: gst_bin_new(name))
     }
 
-    /// Builds a bin from a gst-launch description; unlinked pads become ghost pads. A
-    /// missing element is an error naming it, never a bin with a piece left out.
-    public static func parse(_ description: String, name: String? = nil) throws -> Bin {
+    /// Builds a bin from a gst-launch description; unlinked pads become ghost pads unless
+    /// `ghostingUnlinkedPads` is false (a textoverlay whose text pad is ghosted waits for
+    /// text that never comes). A missing element is an error naming it, never a bin with a
+    /// piece left out.
+    public static func parse(_ description: String, name: String? = nil, ghostingUnlinkedPads: Bool = true) throws -> Bin {
         let element = try parsed { error in
-            gst_parse_bin_from_description(description, 1, &error).map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: GstElement.self) }
+            gst_parse_bin_from_description(description, ghostingUnlinkedPads ? 1 : 0, &error)
+                .map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: GstElement.self) }
         }
         let result = Bin(sinking: element)
         if let name { gst_object_set_name(result.object, name) }
@@ -157,6 +165,11 @@ public class Bin: Element, @unchecked Sendable {
         }
         guard let element else { throw GStreamerError("the description gives no element") }
         return element
+    }
+
+    /// Takes a pad (a ghost pad it was given) off this bin.
+    public func removePad(_ pad: Pad) {
+        gst_element_remove_pad(pointer, pad.pointer)
     }
 
     /// Adds a pad on this bin that stands for `target`, a pad of an element inside, so that

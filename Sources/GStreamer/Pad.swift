@@ -34,6 +34,13 @@ public final class Pad: @unchecked Sendable {
         return gst_pad_query_caps(pointer, nil).map(Caps.init(adopting:))
     }
 
+    /// Sets a property of the pad from its string form (a compositor pad's `xpos`, say).
+    public func set(_ property: String, _ value: String) {
+        gst_util_set_object_arg(UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: GObject.self), property, value)
+    }
+
+    public func set(_ property: String, _ value: Int) { set(property, String(value)) }
+
     /// The negotiated caps; nil before negotiation.
     public var currentCaps: Caps? { gst_pad_get_current_caps(pointer).map(Caps.init(adopting:)) }
 

@@ -40,6 +40,13 @@ public struct GatewayConfiguration: Sendable {
     public var encode: EncodeMode = .once
 
     public var recordDirectory: String? = nil
+    /// Where everything received goes as one picture and one mix (`--compose`).
+    public var compose: String? = nil
+    public var composeWidth = 1280
+    public var composeHeight = 720
+    public var composeFPS = 30
+    /// The composed video's bitrate in kbit/s.
+    public var composeBitrate = 2500
     /// ALSA device for received audio; `nil` means do not play.
     public var playAudioDevice: String? = nil
 
@@ -137,21 +144,29 @@ public enum VideoSource: Sendable, Equatable {
 
 /// Where the sent audio comes from.
 public enum AudioSource: Sendable, Equatable {
-    case test
+    /// A sine tone; `test:HZ` picks its pitch, so that a listener can tell senders apart.
+    case tone(hertz: Int)
     case microphone(device: String?)
     case file(String)
     /// A network stream: `rtsp://`, `rtsps://`, `http(s)://`, `srt://`.
     case network(String)
     case none
 
-    /// Parses `test`, `alsa[:DEVICE]`, `file:PATH`, a network URI, `none`.
+    public static let test = AudioSource.tone(hertz: 440)
+    /// The pitches `test:HZ` takes.
+    public static let tones = 20...20_000
+
+    /// Parses `test[:HZ]`, `alsa[:DEVICE]`, `file:PATH`, a network URI, `none`.
     public init?(argument: String) {
         switch argument {
         case "test": self = .test
         case "none": self = .none
         case "alsa": self = .microphone(device: nil)
         default:
-            if let device = argument.dropPrefix("alsa:"), !device.isEmpty { self = .microphone(device: device) }
+            if let hertz = argument.dropPrefix("test:") {
+                guard let hertz = Int(hertz), Self.tones.contains(hertz) else { return nil }
+                self = .tone(hertz: hertz)
+            } else if let device = argument.dropPrefix("alsa:"), !device.isEmpty { self = .microphone(device: device) }
             else if let path = argument.dropPrefix("file:"), !path.isEmpty { self = .file(path) }
             else if URISource.isNetwork(argument) { self = .network(argument) }
             else { return nil }
@@ -164,6 +179,19 @@ public enum AudioSource: Sendable, Equatable {
         case .file(let path): URISource(file: path)
         case .network(let uri): URISource(uri: uri, kind: .network)
         default: nil
+        }
+    }
+}
+
+extension AudioSource: CustomStringConvertible {
+    /// As `--audio` takes it (a URI's password masked), for the log.
+    public var description: String {
+        switch self {
+        case .tone(let hertz): hertz == 440 ? "test" : "test:\(hertz)"
+        case .microphone(let device): device.map { "alsa:\($0)" } ?? "alsa"
+        case .file(let path): "file:\(path)"
+        case .network(let uri): Redacted.url(uri)
+        case .none: "none"
         }
     }
 }

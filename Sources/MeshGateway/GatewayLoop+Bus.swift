@@ -17,6 +17,8 @@ extension GatewayLoop {
                 } else {
                     logger.warning("pipeline error", metadata: ["peer": "\(session.id)", "source": "\(source)", "reason": "\(text)"])
                 }
+            } else if Composer.owns(source) {
+                await compositionFailed(at: source, reason: text)
             } else if let input = media.input(inPath: source), input.isLive {
                 await sourceLost(input.name, reason: text)
             } else {
@@ -31,6 +33,24 @@ extension GatewayLoop {
             break
         case .segmentDone:
             media.segmentDone()
+        }
+    }
+
+    /// An error in the composition: a tile's stream leaves it; one in the output ends the
+    /// call when nothing was delivered yet (the destination never opened), else only the
+    /// composition (what was written stays).
+    private func compositionFailed(at source: String, reason: String) async {
+        guard let composer else { return }
+        if await composer.dropPart(inPath: source) {
+            logger.warning("a stream left the composition: it does not decode", metadata: ["source": "\(source)", "reason": "\(reason)"])
+        } else if composer.delivered.value == 0 {
+            self.composer = nil
+            await composer.abandon()
+            failure = GatewayError("cannot compose to \(composer.target.shown): \(reason)")
+        } else {
+            logger.error("composition stopped; the call goes on", metadata: ["to": "\(composer.target.shown)", "reason": "\(reason)"])
+            self.composer = nil
+            await composer.abandon()
         }
     }
 }

@@ -11,6 +11,8 @@ final class GatewayLoop {
     private let configuration: GatewayConfiguration
     let logger: Logger
     let media: SendingMedia
+    /// `--compose`; gone after an error in its output.
+    var composer: Composer?
     private let signalling: SignallingClient
     private let context: PeerContext
     var membership: Membership
@@ -38,11 +40,19 @@ final class GatewayLoop {
         self.configuration = configuration
         let post = gateway.post
         media = try await SendingMedia.make(configuration, logger: logger) { post.yield($0) }
+        if let destination = configuration.compose {
+            guard let target = ComposeTarget(destination) else { throw GatewayError("--compose takes \(ComposeTarget.forms)") }
+            composer = try await Composer.make(target, width: configuration.composeWidth, height: configuration.composeHeight, fps: configuration.composeFPS,
+                                               bitrate: configuration.composeBitrate, pipeline: media.pipeline, logger: logger)
+            logger.info("composing what peers send", metadata: [
+                "to": "\(target.shown)", "size": "\(configuration.composeWidth)x\(configuration.composeHeight)", "fps": "\(configuration.composeFPS)",
+            ])
+        }
         signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
         refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)
         context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, feeds: media.feeds,
-                              sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling,
+                              sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling, composer: composer,
                               post: { post.yield($0) }, children: gateway.children)
     }
 
@@ -82,6 +92,7 @@ final class GatewayLoop {
                 await handle(event)
                 if failure != nil { break }
                 media.updateEncoders()
+                await composer?.update(participants: participants)
             }
             await leave()
             group.cancelAll()
@@ -287,6 +298,14 @@ final class GatewayLoop {
 
     // MARK: - Peers
 
+    /// Who is in the composed picture: every connected peer, with its name and whether it
+    /// says it sends video.
+    private var participants: [(id: PeerID, name: String, sendsVideo: Bool)] {
+        peers.values.filter(\.negotiation.isConnected).sorted { $0.serial < $1.serial }.map { session in
+            (session.id, membership.names[session.id] ?? session.id, session.remoteSends(.video))
+        }
+    }
+
     /// Each peer's id and whether it is connected, as ``Membership`` sees them.
     private var peerView: Membership.Peers {
         peers.mapValues { $0.negotiation.isConnected }
@@ -322,6 +341,8 @@ final class GatewayLoop {
         guard let session = peers[id], serial == nil || session.serial == serial else { return }
         peers[id] = nil
         let recording = session.recordingPath
+        // Out of the picture first: the composition is fed from the peer's bin.
+        await context.composer?.remove(id)
         await session.tearDown()
         // Its threads end, and their memory can go back, a moment after.
         memoryReturnDue = .now + .seconds(2)
@@ -334,6 +355,10 @@ final class GatewayLoop {
         await apply(membership.handle(.leaving, peers: peerView))
         for id in peers.keys.sorted() {
             await removePeer(id, reason: "we left")
+        }
+        if let composer {
+            await composer.finish()
+            logger.info("composition finished", metadata: ["to": "\(composer.target.shown)"])
         }
         await media.stop()
         // Let the close_connection frame go out before the socket closes.

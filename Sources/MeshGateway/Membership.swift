@@ -51,6 +51,8 @@ struct Membership {
     private(set) var listedSinceRegistering: Set<PeerID> = []
     /// Who the server's latest room list holds, besides us.
     private(set) var room: Set<PeerID> = []
+    /// The names the room's lists gave, by id (the id where a list gave none).
+    private(set) var names: [PeerID: String] = [:]
 
     init(me: PeerID, name: String?, maxPeers: Int) {
         self.me = me
@@ -101,6 +103,7 @@ struct Membership {
         everRegistered = true
         listedSinceRegistering = Set(list.keys)
         room = Set(list.keys).subtracting([me])
+        noteNames(list)
         actions.append(.registered(others: list.keys.filter { $0 != me }.count))
         // As the newcomer we offer to everyone we are not already connected to.
         var holding = peers
@@ -127,8 +130,13 @@ struct Membership {
     /// months would otherwise keep every id it ever saw.
     private mutating func noteListed(_ list: UserList, peers: Peers) {
         room = Set(list.keys).subtracting([me])
+        noteNames(list)
         listedSinceRegistering.formUnion(list.keys)
         listedSinceRegistering.formIntersection(Set(peers.keys).union(list.keys))
+    }
+
+    private mutating func noteNames(_ list: UserList) {
+        names = list.filter { $0.key != me }.mapValues { $0.username ?? $0.id }
     }
 
     private func refused(_ code: ProtocolError.Code?, _ text: String) -> [Action] {

@@ -14,6 +14,8 @@ struct PeerContext {
     /// What the shared video encoder has made, with `--encode once`.
     let encodedVideo: BufferCounter?
     let signalling: SignallingClient
+    /// `--compose`: what peers send also goes into one picture and one mix.
+    let composer: Composer?
     let post: @Sendable (Gateway.Event) -> Void
     let children: ChildTasks
 

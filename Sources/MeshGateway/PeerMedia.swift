@@ -135,9 +135,10 @@ final class PeerMedia {
 
     /// Links a pad of remote media to the recorder (when `recording` says where) or a
     /// counting sink, then lets it flow. `kinds` are what the peer said it sends: the
-    /// recording's muxer needs all its pads before it starts.
+    /// recording's muxer needs all its pads before it starts. With `composing`, the stream
+    /// is also given, as it comes, on a pad of this bin that is returned with its codec.
     func receive(_ pad: Pad, held probe: Probe, recording: (directory: String, peer: PeerID, kinds: Set<MediaKind>)?,
-                 playAudio: String?) async throws {
+                 playAudio: String?, composing: Bool) async throws -> (pad: Pad, codec: ReceivedCodec)? {
         defer {
             probe.remove()
             // Ask the sender for a keyframe (a PLI) rather than wait for its next one.
@@ -147,7 +148,21 @@ final class PeerMedia {
               let codec = ReceivedCodec(encodingName: encoding) else {
             // Something we cannot unpack: let it run into a fakesink rather than stall webrtcbin.
             try await link(pad, to: "fakesink sync=false async=false")
-            return
+            return nil
+        }
+        var pad = pad
+        var composed: (pad: Pad, codec: ReceivedCodec)?
+        if composing {
+            let split = try await GStreamer.blocking { () throws -> Element in try Element.make("tee") }
+            split.set("allow-not-linked", true)
+            bin.add(split)
+            split.syncStateWithParent()
+            guard let sink = split.staticPad("sink"), let mine = split.requestPad("src_%u"), let given = split.requestPad("src_%u") else {
+                throw GatewayError("cannot split a received stream")
+            }
+            try pad.link(sink)
+            pad = mine
+            composed = (try bin.addGhostPad(named: "composed_\(codec.kind.rawValue)_\(receiveBranches.count)", for: given), codec)
         }
         let counter = codec.kind == .video ? received : receivedAudio
         if codec.kind == .video { pad.measureSenderLag(into: videoLag) }
@@ -165,6 +180,7 @@ final class PeerMedia {
             branch = try await link(pad, to: "queue ! \(codec.depayloader) name=depay ! fakesink sync=false async=false")
         }
         branch.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
+        return composed
     }
 
     private func recorderFor(_ recording: (directory: String, peer: PeerID, kinds: Set<MediaKind>)) async throws -> Recorder {

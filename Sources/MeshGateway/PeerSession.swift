@@ -203,14 +203,20 @@ final class PeerSession {
         }
     }
 
+    /// Whether the peer's description says it sends `kind`.
+    func remoteSends(_ kind: MediaKind) -> Bool {
+        remoteSummary?.lines.contains { $0.sends && $0.kind == kind.rawValue } == true
+    }
+
     private func receive(_ pad: Pad, held probe: Probe) async {
         logger.debug("receiving", metadata: ["peer": "\(id)", "caps": "\(pad.caps?.description ?? "none")"])
         let hadRecorder = media.recorder != nil
         // The remote description says what the peer sends; the muxer needs all its pads before it starts.
         let kinds = Set((remoteSummary?.lines ?? []).filter(\.sends).compactMap { MediaKind(rawValue: $0.kind) })
         do {
-            try await media.receive(pad, held: probe, recording: configuration.recordDirectory.map { ($0, id, kinds) },
-                                    playAudio: configuration.playAudioDevice)
+            let composed = try await media.receive(pad, held: probe, recording: configuration.recordDirectory.map { ($0, id, kinds) },
+                                                   playAudio: configuration.playAudioDevice, composing: context.composer != nil)
+            if let composed { await context.composer?.attach(composed.pad, codec: composed.codec, of: id) }
         } catch {
             logger.error("cannot receive media", metadata: ["peer": "\(id)", "reason": "\(error)"])
         }

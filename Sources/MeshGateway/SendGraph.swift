@@ -80,7 +80,7 @@ struct SendGraph {
                 }
             }
             switch configuration.audio {
-            case .test: audio = "audiotestsrc is-live=true wave=sine freq=440 volume=0.2"
+            case .tone(let hertz): audio = "audiotestsrc is-live=true wave=sine freq=\(hertz) volume=0.2"
             case .microphone(let device): audio = "alsasrc" + (device.map { " device=\(Self.quoted($0))" } ?? "")
             case .file, .network:
                 guard let source = configuration.audio.opened else { break }

@@ -32,7 +32,7 @@ struct JoinCommand: AsyncParsableCommand {
             transform: SourceChoice.init(argument:))
     var video = SourceChoice<VideoSource>.auto
 
-    @Option(help: ArgumentHelp("Audio to send: auto, test, alsa[:DEVICE], file:PATH, rtsp://, rtsps://, http(s)://, srt:// URI, none; the same URI as --video opens it once. (default: auto)", valueName: "SOURCE"),
+    @Option(help: ArgumentHelp("Audio to send: auto, test[:HZ], alsa[:DEVICE], file:PATH, rtsp://, rtsps://, http(s)://, srt:// URI, none; the same URI as --video opens it once. (default: auto)", valueName: "SOURCE"),
             transform: SourceChoice.init(argument:))
     var audio = SourceChoice<AudioSource>.auto
 
@@ -55,7 +55,7 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("H.264 encoder: auto (the first hardware one that starts, else software), software, v4l2, va, vaapi, nvenc.", valueName: "KIND"))
     var encoder: EncoderChoice = .auto
 
-    @Option(help: ArgumentHelp("Video size sent. (default: \(Size.standard))", valueName: "WxH"), transform: Size.init(argument:))
+    @Option(help: ArgumentHelp("Video size sent. (default: \(Size.standard))", valueName: "WxH"), transform: { try Size(argument: $0) })
     var size = Size.standard
 
     @Option(help: "Video frames per second sent.")
@@ -69,6 +69,18 @@ struct JoinCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Record each remote participant to DIR/ID-TIME.mkv.", valueName: "DIR"))
     var record: String?
+
+    @Option(help: ArgumentHelp("Compose everything received into one picture (a labelled grid) and one mix, encoded once: a .mkv or .mp4 file (finalised when the gateway stops) or an rtmp:// URL.", valueName: "DEST"))
+    var compose: String?
+
+    @Option(help: ArgumentHelp("Size of the composed picture. (default: 1280x720)", valueName: "WxH"), transform: { try Size(argument: $0, flag: "--compose-size") })
+    var composeSize = Size(width: 1280, height: 720)
+
+    @Option(help: "Frames per second of the composed picture.")
+    var composeFps = 30
+
+    @Option(help: ArgumentHelp("Bitrate of the composed video in kbit/s.", valueName: "KBPS"))
+    var composeBitrate = 2500
 
     @Option(defaultAsFlag: "default", parsing: .next,
             help: ArgumentHelp("Play received audio on ALSA (`--play-audio` alone: the default device).", valueName: "DEVICE"))
@@ -151,6 +163,18 @@ struct JoinCommand: AsyncParsableCommand {
         guard (1...10000).contains(maxEarlyCandidates) else {
             throw ValidationError("--max-early-candidates must be between 1 and 10000, not \(maxEarlyCandidates)")
         }
+        if let compose {
+            guard let target = ComposeTarget(compose) else {
+                throw ValidationError("--compose takes \(ComposeTarget.forms), not '\(Redacted.url(compose))'")
+            }
+            if case .file(let path, _) = target, FileManager.default.fileExists(atPath: path) {
+                throw ValidationError("--compose \(path) exists, and is never overwritten: remove it or choose another name")
+            }
+        }
+        guard (1...120).contains(composeFps) else { throw ValidationError("--compose-fps must be between 1 and 120, not \(composeFps)") }
+        guard (100...50000).contains(composeBitrate) else {
+            throw ValidationError("--compose-bitrate must be between 100 and 50000 kbit/s, not \(composeBitrate)")
+        }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
         if let stats, !(stats > 0) { throw ValidationError("--stats must be a positive number of seconds") }
     }
@@ -182,6 +206,10 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.bitrate = bitrate
         configuration.encode = encode
         configuration.recordDirectory = record
+        configuration.compose = compose
+        (configuration.composeWidth, configuration.composeHeight) = (composeSize.width, composeSize.height)
+        configuration.composeFPS = composeFps
+        configuration.composeBitrate = composeBitrate
         // The gateway names ALSA's default device with an empty string.
         configuration.playAudioDevice = playAudio.map { $0 == "default" ? "" : $0 }
         configuration.stunServer = stun

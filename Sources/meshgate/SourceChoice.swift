@@ -52,6 +52,6 @@ extension VideoSource: DeviceBackedSource {
 
 extension AudioSource: DeviceBackedSource {
     static var flag: String { "--audio" }
-    static var forms: String { "auto, test, alsa[:DEVICE], file:PATH, an rtsp://, rtsps://, http(s):// or srt:// URI, or none" }
+    static var forms: String { "auto, test[:HZ] (a tone of 20-20000 Hz), alsa[:DEVICE], file:PATH, an rtsp://, rtsps://, http(s):// or srt:// URI, or none" }
     static var deviceClass: String { "Audio/Source" }
 }

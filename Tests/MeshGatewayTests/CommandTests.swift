@@ -9,6 +9,7 @@ struct CommandTests {
         (["--size", "640"], "--size must be WIDTHxHEIGHT"),
         (["--video", "webcam"], "--video must be auto, test"),
         (["--audio", "pulse"], "--audio must be auto, test"),
+        (["--audio", "test:5"], "test[:HZ] (a tone of 20-20000 Hz)"),
         (["--fps", "0"], "--fps must be between 1 and 120"),
         (["--ice-ports", "9-1"], "--ice-ports must be MIN-MAX"),
         (["--ice-address", "localhost"], "--ice-address must be an IP address"),

@@ -38,4 +38,27 @@ struct DecodedMedia {
         if let error { throw Timeout(description: "\(path) does not play: \(error)") }
         return DecodedMedia(videoFrames: video.value, width: caps?.int("width"), height: caps?.int("height"), audioBuffers: audio.value)
     }
+
+    /// Plays a live stream (`rtmp://…`) until `frames` video frames and some audio are decoded.
+    static func receive(_ uri: String, frames: Int = 30, within limit: Duration = .seconds(20)) async throws -> DecodedMedia {
+        GStreamer.initialize()
+        let pipeline = try Pipeline.parse(
+            "uridecodebin uri=\"\(uri)\" name=d "
+                + "d. ! video/x-raw ! videoconvert ! fakesink name=video sync=false async=false "
+                + "d. ! audio/x-raw ! audioconvert ! fakesink name=audio sync=false async=false")
+        let bus = pipeline.subscribeToBus()
+        let video = BufferCounter(), audio = BufferCounter()
+        for (name, counter) in [("video", video), ("audio", audio)] {
+            pipeline.element(named: name)?.staticPad("sink")?.countBuffers(into: counter)
+        }
+        pipeline.setState(.playing)
+        defer { pipeline.setState(.null) }
+        try await eventually("\(frames) frames and audio from \(uri)", within: limit) { () -> Bool? in
+            if let error = bus.firstError { throw Timeout(description: "\(uri) does not play: \(error)") }
+            return video.value >= frames && audio.value > 0 ? true : nil
+        }
+        let caps = pipeline.element(named: "video")?.staticPad("sink")?.caps
+        withExtendedLifetime(bus) {}
+        return DecodedMedia(videoFrames: video.value, width: caps?.int("width"), height: caps?.int("height"), audioBuffers: audio.value)
+    }
 }

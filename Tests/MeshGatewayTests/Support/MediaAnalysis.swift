@@ -1,0 +1,71 @@
+import Foundation
+import MeshTestSupport
+
+/// What a person would see and hear in a recording, measured: the brightness of a frame's
+/// regions, and how loud given pitches are. Decoded by gst-launch-1.0, as a player would.
+enum MediaAnalysis {
+    /// The luma of the frame `fromEnd` seconds before the end of `path`'s video, scaled to
+    /// `width`x`height`, row by row.
+    static func frame(of path: String, width: Int, height: Int, fromEnd seconds: Double = 0.5, fps: Int = 10) async throws -> [UInt8] {
+        let raw = try await decode(path, ["!", "videoconvert", "!", "videorate", "!", "videoscale", "!",
+                                          "video/x-raw,format=GRAY8,width=\(width),height=\(height),framerate=\(fps)/1"])
+        let size = width * height
+        let frames = raw.count / size
+        let index = frames - 1 - Int(seconds * Double(fps))
+        guard index >= 0 else { throw Timeout(description: "\(path) has \(frames) frames, too few to look \(seconds) s before its end") }
+        return Array(raw[index * size ..< (index + 1) * size])
+    }
+
+    /// The power of each pitch in `hertz` over all of `path`'s audio, against the power of the
+    /// whole signal (1: all of it at that pitch), by Goertzel's algorithm.
+    static func tones(in path: String, hertz: [Int]) async throws -> [Int: Double] {
+        let rate = 16_000
+        let raw = try await decode(path, ["!", "audioconvert", "!", "audioresample", "!", "audio/x-raw,format=S16LE,channels=1,rate=\(rate)"])
+        let samples = raw.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Double($0) / 32_768 }
+        let total = samples.reduce(0) { $0 + $1 * $1 }
+        guard total > 0 else { return Dictionary(uniqueKeysWithValues: hertz.map { ($0, 0) }) }
+        return Dictionary(uniqueKeysWithValues: hertz.map { frequency in
+            let coefficient = 2 * cos(2 * Double.pi * Double(frequency) / Double(rate))
+            var (previous, beforeThat) = (0.0, 0.0)
+            for sample in samples {
+                (previous, beforeThat) = (sample + coefficient * previous - beforeThat, previous)
+            }
+            let power = previous * previous + beforeThat * beforeThat - coefficient * previous * beforeThat
+            // A pure tone of n samples and amplitude a puts n²a²/4 in its bin and n·a²/2 in the total.
+            return (frequency, 2 * power / (Double(samples.count) * total))
+        })
+    }
+
+    /// The average luma of a region of a frame given as fractions of its size.
+    static func mean(_ frame: [UInt8], width: Int, x: ClosedRange<Double>, y: ClosedRange<Double>) -> Double {
+        let height = frame.count / width
+        let columns = Int(x.lowerBound * Double(width)) ..< Int(x.upperBound * Double(width))
+        let rows = Int(y.lowerBound * Double(height)) ..< Int(y.upperBound * Double(height))
+        let sum = rows.reduce(0) { total, row in columns.reduce(total) { $0 + Int(frame[row * width + $1]) } }
+        return Double(sum) / Double(max(1, rows.count * columns.count))
+    }
+
+    /// The spread of luma in a region: high for a test pattern, near zero for a flat colour.
+    static func spread(_ frame: [UInt8], width: Int, x: ClosedRange<Double>, y: ClosedRange<Double>) -> Double {
+        let height = frame.count / width
+        let average = mean(frame, width: width, x: x, y: y)
+        var squares = 0.0, count = 0.0
+        for row in Int(y.lowerBound * Double(height)) ..< Int(y.upperBound * Double(height)) {
+            for column in Int(x.lowerBound * Double(width)) ..< Int(x.upperBound * Double(width)) {
+                let difference = Double(frame[row * width + column]) - average
+                squares += difference * difference
+                count += 1
+            }
+        }
+        return (squares / max(1, count)).squareRoot()
+    }
+
+    /// Runs `filesrc ! decodebin <tail> ! filesink` and returns what it wrote.
+    private static func decode(_ path: String, _ tail: [String]) async throws -> Data {
+        let output = try temporaryDirectory("analysis") + "/raw"
+        let process = try MeshgateProcess(["-q", "filesrc", "location=\(path)", "!", "decodebin"] + tail + ["!", "filesink", "location=\(output)"],
+                                          executable: "/usr/bin/gst-launch-1.0")
+        guard try await process.exitCode() == 0 else { throw Timeout(description: "\(path) does not decode: \(process.stderr)") }
+        return try Data(contentsOf: URL(fileURLWithPath: output))
+    }
+}
