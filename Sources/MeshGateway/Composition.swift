@@ -45,7 +45,9 @@ public enum ComposeTarget: Equatable, Sendable {
         case .file(let path, .mp4):
             "mp4mux name=mux ! filesink name=sink async=false location=\(SendGraph.quoted(path))"
         case .rtmp(let url):
-            "flvmux name=mux streamable=true ! rtmp2sink name=sink async=false location=\(SendGraph.quoted(url))"
+            // flvmux goes on without a stream that has no data in time and never takes it back:
+            // the encoder's first frame comes well after the first audio.
+            "flvmux name=mux streamable=true latency=2000000000 ! rtmp2sink name=sink async=false location=\(SendGraph.quoted(url))"
         }
     }
 

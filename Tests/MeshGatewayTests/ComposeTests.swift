@@ -75,6 +75,7 @@ struct ComposeTests {
             _ = try await call.join("alice", record: false)
             let composer = try MeshgateProcess(Self.composing(to: server.url("test"), in: call, ["--compose-size", "480x270", "--compose-fps", "15"]))
             try await Self.waitForTheFirstFrame(of: composer)
+            try await server.waitForPublisher(of: "test")
             let received = try await DecodedMedia.receive(server.url("test"))
             #expect(received.width == 480 && received.height == 270)
             #expect(!composer.stderr.contains("/live/test"), "the stream key is a secret")

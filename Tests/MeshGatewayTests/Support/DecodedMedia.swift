@@ -53,9 +53,13 @@ struct DecodedMedia {
         }
         pipeline.setState(.playing)
         defer { pipeline.setState(.null) }
-        try await eventually("\(frames) frames and audio from \(uri)", within: limit) { () -> Bool? in
-            if let error = bus.firstError { throw Timeout(description: "\(uri) does not play: \(error)") }
-            return video.value >= frames && audio.value > 0 ? true : nil
+        do {
+            try await eventually("\(frames) frames and audio from \(uri)", within: limit) { () -> Bool? in
+                if let error = bus.firstError { throw Timeout(description: "\(uri) does not play: \(error)") }
+                return video.value >= frames && audio.value > 0 ? true : nil
+            }
+        } catch {
+            throw Timeout(description: "\(error) (decoded \(video.value) video frames, \(audio.value) audio buffers)")
         }
         let caps = pipeline.element(named: "video")?.staticPad("sink")?.caps
         withExtendedLifetime(bus) {}

@@ -14,6 +14,14 @@ final class RTMPServer: Sendable {
 
     func url(_ stream: String) -> String { "rtmp://127.0.0.1:\(port)/live/\(stream)" }
 
+    /// Waits until someone publishes `stream` (nginx logs it): a player that asks before then
+    /// may be given a stream without its codec headers, and decode nothing.
+    func waitForPublisher(of stream: String) async throws {
+        try await eventually("a publisher of \(stream)", within: .seconds(20)) { () -> Bool? in
+            process.stderr.contains("publish: name='\(stream)'") ? true : nil
+        }
+    }
+
     static func start() async throws -> RTMPServer {
         let home = try temporaryDirectory("rtmp")
         let port = try freePort()
