@@ -13,29 +13,11 @@ long it waited from its `new_user` to its first frame (the gateway's `since_join
 page's `firstFrameMs`).
 """
 import argparse, http.server, json, os, signal, statistics, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
-from procstats import StatsFile, cpu_seconds
+from procstats import StatsFile, cpu_seconds, stop, tree
 
 MESHGATE = ".build/release/meshgate"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-
-def tree(pid):
-    """pid and all its descendants."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                children.setdefault(int(fields[1]), []).append(int(entry))
-            except OSError:
-                pass
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        todo += children.get(p, [])
-    return found
 
 
 def memory_mib(pids):
@@ -249,21 +231,6 @@ def wait_for(probe, limit=30):
         time.sleep(0.05)
     return None
 
-
-def stop(*processes):
-    """SIGTERM to each one's process group, all at once; SIGKILL to what has not ended in 10 s."""
-    for p in processes:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 10
-    for p in processes:
-        try:
-            p.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
 
 
 def first_frame_report(waits, joins):

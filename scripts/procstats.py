@@ -1,6 +1,6 @@
 """What the benchmarks read of the processes they run: CPU time from /proc, and the
-`--stats` lines a gateway writes, as they come."""
-import json, os
+`--stats` lines a gateway writes, as they come; and how they find and end them."""
+import json, os, signal, subprocess, time
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -37,3 +37,36 @@ class StatsFile:
             except ValueError:
                 pass
         return lines
+
+def tree(pid):
+    """pid and all its descendants."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+            except OSError:
+                pass
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+def stop(*processes):
+    """SIGTERM to each one's process group, all at once; SIGKILL to what has not ended in 10 s."""
+    for p in processes:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    for p in processes:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()

@@ -69,15 +69,18 @@ struct ReceivedCodec {
     let kind: MediaKind
     /// Depayloader, plus a parser where the recorder needs one.
     let depayloader: String
+    /// Its decoder, named: a decodebin would start asynchronously, which a bin added to a
+    /// playing pipeline should not.
+    let decoder: String
 
     init?(encodingName: String) {
         switch encodingName.uppercased() {
         // Asking for a keyframe on loss (a PLI to the sender) and dropping what cannot decode
         // until it comes keeps recordings playable from their first frame.
-        case "VP8": (kind, depayloader) = (.video, "rtpvp8depay request-keyframe=true wait-for-keyframe=true")
-        case "VP9": (kind, depayloader) = (.video, "rtpvp9depay request-keyframe=true wait-for-keyframe=true")
-        case "H264": (kind, depayloader) = (.video, "rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse")
-        case "OPUS": (kind, depayloader) = (.audio, "rtpopusdepay")
+        case "VP8": (kind, depayloader, decoder) = (.video, "rtpvp8depay request-keyframe=true wait-for-keyframe=true", "vp8dec")
+        case "VP9": (kind, depayloader, decoder) = (.video, "rtpvp9depay request-keyframe=true wait-for-keyframe=true", "vp9dec")
+        case "H264": (kind, depayloader, decoder) = (.video, "rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse", "avdec_h264")
+        case "OPUS": (kind, depayloader, decoder) = (.audio, "rtpopusdepay", "opusdec")
         default: return nil
         }
     }

@@ -40,6 +40,12 @@ public struct GatewayConfiguration: Sendable {
     public var encode: EncodeMode = .once
 
     public var recordDirectory: String? = nil
+    /// A hub room's hub (the server runs it): it sends everyone one picture of everyone
+    /// (its video source, at `width`x`height`, in `videoCodecs`) and each peer a mix of
+    /// everyone's audio but that peer's own. `video`, `audio` and `preset` are not used.
+    public var isHub = false
+    /// Connects to a server in the same process instead of `serverURL` (a hub's server).
+    public var signallingLink: (@Sendable () -> SignallingLink)? = nil
     /// Where everything received goes as one picture and one mix (`--compose`).
     public var compose: String? = nil
     public var composeWidth = 1280

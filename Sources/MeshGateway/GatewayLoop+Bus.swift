@@ -43,14 +43,17 @@ extension GatewayLoop {
         guard let composer else { return }
         if await composer.dropPart(inPath: source) {
             logger.warning("a stream left the composition: it does not decode", metadata: ["source": "\(source)", "reason": "\(reason)"])
-        } else if composer.delivered.value == 0 {
+        } else if let target = composer.target {
             self.composer = nil
             await composer.abandon()
-            failure = GatewayError("cannot compose to \(composer.target.shown): \(reason)")
+            if composer.delivered.value == 0 {
+                failure = GatewayError("cannot compose to \(target.shown): \(reason)")
+            } else {
+                logger.error("composition stopped; the call goes on", metadata: ["to": "\(target.shown)", "reason": "\(reason)"])
+            }
         } else {
-            logger.error("composition stopped; the call goes on", metadata: ["to": "\(composer.target.shown)", "reason": "\(reason)"])
-            self.composer = nil
-            await composer.abandon()
+            // A hub's mix for one peer: that peer hears nothing until it connects again.
+            logger.error("a hub's mix failed", metadata: ["source": "\(source)", "reason": "\(reason)"])
         }
     }
 }

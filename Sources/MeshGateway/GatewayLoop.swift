@@ -40,7 +40,9 @@ final class GatewayLoop {
         self.configuration = configuration
         let post = gateway.post
         media = try await SendingMedia.make(configuration, logger: logger) { post.yield($0) }
-        if let destination = configuration.compose {
+        if configuration.isHub {
+            composer = try Composer.hub(in: media.pipeline, width: configuration.width, height: configuration.height, fps: configuration.fps, logger: logger)
+        } else if let destination = configuration.compose {
             guard let target = ComposeTarget(destination) else { throw GatewayError("--compose takes \(ComposeTarget.forms)") }
             composer = try await Composer.make(target, width: configuration.composeWidth, height: configuration.composeHeight, fps: configuration.composeFPS,
                                                bitrate: configuration.composeBitrate, pipeline: media.pipeline, logger: logger)
@@ -48,7 +50,7 @@ final class GatewayLoop {
                 "to": "\(target.shown)", "size": "\(configuration.composeWidth)x\(configuration.composeHeight)", "fps": "\(configuration.composeFPS)",
             ])
         }
-        signalling = SignallingClient(url: configuration.serverURL, logger: Logger(label: "meshgate.signalling"))
+        signalling = SignallingClient(url: configuration.serverURL, link: configuration.signallingLink, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
         refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)
         context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, feeds: media.feeds,
@@ -344,6 +346,8 @@ final class GatewayLoop {
         // Out of the picture first: the composition is fed from the peer's bin.
         await context.composer?.remove(id)
         await session.tearDown()
+        // A hub's mix for the peer goes once the peer's branch no longer takes from it.
+        await context.composer?.removeMix(for: id)
         // Its threads end, and their memory can go back, a moment after.
         memoryReturnDue = .now + .seconds(2)
         var metadata: Logger.Metadata = ["peer": "\(id)", "reason": "\(reason)"]
@@ -358,7 +362,7 @@ final class GatewayLoop {
         }
         if let composer {
             await composer.finish()
-            logger.info("composition finished", metadata: ["to": "\(composer.target.shown)"])
+            if let target = composer.target { logger.info("composition finished", metadata: ["to": "\(target.shown)"]) }
         }
         await media.stop()
         // Let the close_connection frame go out before the socket closes.

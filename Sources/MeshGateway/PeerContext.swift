@@ -19,7 +19,8 @@ struct PeerContext {
     let post: @Sendable (Gateway.Event) -> Void
     let children: ChildTasks
 
-    var sending: Set<MediaKind> { feeds.sending }
+    /// A hub sends every peer audio: a mix of its own (``Composer/mix(for:)``).
+    var sending: Set<MediaKind> { configuration.isHub ? feeds.sending.union([.audio]) : feeds.sending }
 
     func send(_ message: Message) {
         signalling.send(message.jsonText())

@@ -113,7 +113,7 @@ final class PeerSession {
         await media.start()
         var outcomes: [Outcome] = []
         do {
-            try await media.webrtc.setRemoteDescription(.offer, sdp)
+            try await media.webrtc.setRemoteDescription(.offer, OpusHints.removed(from: sdp))
             remoteSummary = offer
             outcomes += await perform(negotiation.handle(.remoteDescriptionSet))
             let plan = MediaPlan.answer(to: offer, configuration, sending: context.sending, passthrough: context.feeds.passthrough?.video)
@@ -294,7 +294,8 @@ final class PeerSession {
         for step in plan.steps {
             switch step {
             case .send(let sender):
-                guard let tee = context.feeds.tee(for: sender) else { continue }
+                let tee = if configuration.isHub, sender.kind == .audio { try await context.composer?.mix(for: id) } else { context.feeds.tee(for: sender) }
+                guard let tee else { continue }
                 try await media.attach(sender, from: tee) { post(.capsChanged) }
                 if sender.kind == .video {
                     sentVideo = sender.passthrough ? "passthrough" : "encoded"

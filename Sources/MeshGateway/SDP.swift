@@ -173,3 +173,30 @@ enum TransportWideCC {
         return result.joined(separator: newline)
     }
 }
+
+/// Opus's `sprop-stereo` and `sprop-maxcapturerate` say how the offerer captures; they bind
+/// nothing. webrtcbin 1.22 takes them as caps: an offer saying stereo does not meet our
+/// mono branch once that branch has caps, and the answer then has our audio `recvonly`
+/// (whether it does depends on which came first, the offer or our first audio). Offers go to
+/// webrtcbin without them.
+enum OpusHints {
+    static let names = ["sprop-stereo", "sprop-maxcapturerate"]
+
+    static func removed(from sdp: String) -> String {
+        let newline = sdp.contains("\r\n") ? "\r\n" : "\n"
+        var result: [String] = []
+        for line in sdp.split(separator: newline, omittingEmptySubsequences: false) {
+            guard line.hasPrefix("a=fmtp:"), let space = line.firstIndex(of: " ") else {
+                result.append(String(line))
+                continue
+            }
+            let kept = line[line.index(after: space)...].split(separator: ";").filter { parameter in
+                let name = parameter.split(separator: "=", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces) ?? ""
+                return !names.contains(name)
+            }
+            // A format line left with no parameters is dropped, as if it had never been there.
+            if !kept.isEmpty { result.append(line[..<space] + " " + kept.joined(separator: ";")) }
+        }
+        return result.joined(separator: newline)
+    }
+}

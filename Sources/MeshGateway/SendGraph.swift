@@ -53,7 +53,12 @@ struct SendGraph {
         func entry(_ kind: MediaKind, _ source: URISource) -> String {
             "queue name=\(Self.entry(kind, file: !source.isLive))" + (source.isLive ? "" : " ! clocksync")
         }
-        if let preset = configuration.preset {
+        if configuration.isHub {
+            // The hub's picture of everyone; its sound is each peer's own mix, not a tee here.
+            let hub = Composer.hubVideo(width: configuration.width, height: configuration.height, fps: configuration.fps)
+            parts.append(hub.background)
+            video = hub.source
+        } else if let preset = configuration.preset {
             parts.append(preset.description)
             video = preset.names("video") ? "video." : nil
             audio = preset.names("audio") ? "audio." : nil

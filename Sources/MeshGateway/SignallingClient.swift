@@ -4,8 +4,9 @@ import Logging
 import MeshProtocol
 import Synchronization
 
-/// The WebSocket to the signalling server. It reconnects with backoff for as long as
-/// it runs; the gateway hears of each connection and registers again on it.
+/// The WebSocket to the signalling server (or, for a hub in the server's own process, a
+/// ``SignallingLink``). It reconnects with backoff for as long as it runs; the gateway
+/// hears of each connection and registers again on it.
 final class SignallingClient: Sendable {
     enum Event: Sendable {
         case connected
@@ -16,11 +17,14 @@ final class SignallingClient: Sendable {
     }
 
     private let url: String
+    private let link: (@Sendable () -> SignallingLink)?
     private let logger: Logger
     private let outbox = Mutex<AsyncStream<String>.Continuation?>(nil)
 
-    init(url: String, logger: Logger) {
+    /// `link`, when given, connects in memory instead of to `url`.
+    init(url: String, link: (@Sendable () -> SignallingLink)? = nil, logger: Logger) {
         self.url = url
+        self.link = link
         self.logger = logger
     }
 
@@ -38,38 +42,11 @@ final class SignallingClient: Sendable {
         var attemptedBefore = false
         while !Task.isCancelled {
             let (stream, continuation) = AsyncStream.makeStream(of: String.self)
-            var reason = "closed by the server"
             let attempt = ContinuousClock.now
-            do {
-                let close = try await WebSocketClient.connect(
-                    url: url,
-                    configuration: .init(maxFrameSize: 1 << 22, autoPing: .enabled(timePeriod: .seconds(20))),
-                    logger: logger
-                ) { inbound, outbound, _ in
-                    self.outbox.withLock { $0 = continuation }
-                    events(.connected)
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            var pace = TokenBucket(rate: Self.sendRate, burst: Self.sendBurst, now: .now)
-                            for await text in stream {
-                                let wait = pace.wait(at: .now)
-                                if wait > .zero { try await Task.sleep(for: wait) }
-                                _ = pace.take(at: .now)
-                                try await outbound.write(.text(text))
-                            }
-                        }
-                        group.addTask {
-                            for try await message in inbound.messages(maxSize: 1 << 22) {
-                                if case .text(let text) = message { events(.text(text)) }
-                            }
-                        }
-                        try await group.next()
-                        group.cancelAll()
-                    }
-                }
-                if let close { reason = "closed by the server (\(close.closeCode)\(close.reason.map { ": \($0)" } ?? ""))" }
-            } catch {
-                reason = "\(error)"
+            let reason = if let link {
+                await connect(link(), outbox: stream, connected: continuation, events: events)
+            } else {
+                await connect(outbox: stream, connected: continuation, events: events)
             }
             let wasConnected = outbox.withLock { current in
                 defer { current = nil }
@@ -93,6 +70,62 @@ final class SignallingClient: Sendable {
         }
     }
 
+    /// One WebSocket connection, until it ends; returns why it ended.
+    private func connect(outbox stream: AsyncStream<String>, connected continuation: AsyncStream<String>.Continuation,
+                         events: @escaping @Sendable (Event) -> Void) async -> String {
+        do {
+            let close = try await WebSocketClient.connect(
+                url: url,
+                configuration: .init(maxFrameSize: 1 << 22, autoPing: .enabled(timePeriod: .seconds(20))),
+                logger: logger
+            ) { inbound, outbound, _ in
+                self.outbox.withLock { $0 = continuation }
+                events(.connected)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await Self.paced(stream) { try await outbound.write(.text($0)) } }
+                    group.addTask {
+                        for try await message in inbound.messages(maxSize: 1 << 22) {
+                            if case .text(let text) = message { events(.text(text)) }
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
+            guard let close else { return "closed by the server" }
+            return "closed by the server (\(close.closeCode)\(close.reason.map { ": \($0)" } ?? ""))"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// One connection in memory, until either side ends it.
+    private func connect(_ link: SignallingLink, outbox stream: AsyncStream<String>, connected continuation: AsyncStream<String>.Continuation,
+                         events: @escaping @Sendable (Event) -> Void) async -> String {
+        outbox.withLock { $0 = continuation }
+        events(.connected)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Self.paced(stream) { link.send($0) } }
+            group.addTask { for await text in link.inbound { events(.text(text)) } }
+            await group.next()
+            group.cancelAll()
+        }
+        link.close()
+        return "closed by the server"
+    }
+
+    /// Writes what `stream` gives, at most at ``sendRate`` (the server's limit holds for
+    /// a connection in memory too).
+    private static func paced(_ stream: AsyncStream<String>, _ write: (String) async throws -> Void) async throws {
+        var pace = TokenBucket(rate: sendRate, burst: sendBurst, now: .now)
+        for await text in stream {
+            let wait = pace.wait(at: .now)
+            if wait > .zero { try await Task.sleep(for: wait) }
+            _ = pace.take(at: .now)
+            try await write(text)
+        }
+    }
+
     /// A connection that lasted this long worked: the next one after it starts at the first delay.
     static let steadyConnection = Duration.seconds(10)
 
@@ -106,5 +139,19 @@ final class SignallingClient: Sendable {
     /// Ends the current connection; `run` then returns once cancelled.
     func close() {
         outbox.withLock { $0?.finish() }
+    }
+}
+
+/// A connection to a signalling server in the same process (a hub room's hub): frames in
+/// memory, no network, no token.
+public struct SignallingLink: Sendable {
+    let inbound: AsyncStream<String>
+    let send: @Sendable (String) -> Void
+    let close: @Sendable () -> Void
+
+    public init(inbound: AsyncStream<String>, send: @escaping @Sendable (String) -> Void, close: @escaping @Sendable () -> Void) {
+        self.inbound = inbound
+        self.send = send
+        self.close = close
     }
 }

@@ -42,6 +42,8 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
         case rateLimited = "rate_limited"
         /// The socket did not send a valid `new_user` in time; it is being closed.
         case registerTimeout = "register_timeout"
+        /// `new_user` with the id a hub room keeps for its hub (`hub`).
+        case reservedID = "reserved_id"
     }
 
     public var code: Code

@@ -22,17 +22,23 @@ public struct MeshServer: Sendable {
     public let configuration: ServerConfiguration
     let hub: SignallingHub
     let logger: Logger
+    /// Each join and departure in a hub room (`/hub/NAME`), in order: whoever runs the
+    /// rooms' hub participants (``connectHub(toRoom:)``) starts and stops them from it.
+    public let hubRoomChanges: AsyncStream<HubRoomChange>
 
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "meshgate.server")) {
         self.configuration = configuration
         self.logger = logger
+        let (changes, continuation) = AsyncStream<HubRoomChange>.makeStream()
+        hubRoomChanges = changes
         self.hub = SignallingHub(
             rules: .init(maxIDBytes: configuration.maxIDBytes, maxNameBytes: configuration.maxNameBytes, maxRoomSize: configuration.maxRoomSize),
             limits: .init(
                 maxOutboxBytes: configuration.maxOutboxBytes, rateLimit: configuration.rateLimit,
                 rateBurst: configuration.rateBurst, refusalLogInterval: configuration.refusalLogInterval
             ),
-            logger: logger
+            logger: logger,
+            hubRooms: continuation
         )
     }
 
@@ -71,8 +77,8 @@ public struct MeshServer: Sendable {
         switch Result(catching: { () throws(ServerError) in try BrowserClient.load() }) {
         case .success(let client):
             for route in RoomPath.routes {
-                router.get(route) { _, context in
-                    guard RoomPath.room(named: context.parameters.get("name")) != nil else { throw HTTPError(.notFound) }
+                router.get(route.path) { _, context in
+                    guard RoomPath.room(named: context.parameters.get("name"), prefix: route.prefix) != nil else { throw HTTPError(.notFound) }
                     return BrowserClient.response(client.page)
                 }
             }
@@ -132,11 +138,11 @@ public struct MeshServer: Sendable {
     private func webSocketRouter() -> Router<UpgradeContext> {
         let router = Router(context: UpgradeContext.self)
         for route in RoomPath.routes {
-            router.ws(route) { _, context in
-                RoomPath.room(named: context.parameters.get("name")) == nil ? .dontUpgrade : .upgrade([:])
+            router.ws(route.path) { _, context in
+                RoomPath.room(named: context.parameters.get("name"), prefix: route.prefix) == nil ? .dontUpgrade : .upgrade([:])
             } onUpgrade: { inbound, outbound, context in
                 // Always a room: shouldUpgrade let nothing else through.
-                guard let room = RoomPath.room(named: context.requestContext.parameters.get("name")) else { return }
+                guard let room = RoomPath.room(named: context.requestContext.parameters.get("name"), prefix: route.prefix) else { return }
                 let token = context.request.uri.queryParameters["token"].map(String.init) ?? ""
                 guard configuration.token.map({ Self.constantTimeEqual(token, $0) }) ?? true else {
                     let error = ProtocolError(.unauthorized, "this server needs a token: add ?token=SECRET to the URL")

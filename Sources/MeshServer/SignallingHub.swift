@@ -65,22 +65,26 @@ final class SignallingHub: Sendable {
     private let state: Mutex<State>
     let limits: Limits
     let logger: Logger
+    /// Where joins and departures in hub rooms are told, for their hubs to be started and stopped.
+    private let hubRooms: AsyncStream<HubRoomChange>.Continuation?
 
-    init(rules: Switchboard.Limits = .init(), limits: Limits = .init(), logger: Logger) {
+    init(rules: Switchboard.Limits = .init(), limits: Limits = .init(), logger: Logger,
+         hubRooms: AsyncStream<HubRoomChange>.Continuation? = nil) {
         self.state = Mutex(State(switchboard: Switchboard(limits: rules)))
         self.limits = limits
         self.logger = logger
+        self.hubRooms = hubRooms
     }
 
-    /// Registers a new socket in a room.
-    func open(room: String) -> Opened {
+    /// Registers a new socket in a room; `asHub`: the server's own hub participant.
+    func open(room: String, asHub: Bool = false) -> Opened {
         let (stream, continuation) = Outbox.makeStream()
         let (dropped, dropping) = AsyncStream<Void>.makeStream()
         let bucket = TokenBucket(rate: limits.rateLimit, burst: limits.rateBurst, now: .now)
         let socket = state.withLock { state in
             let socket = SocketID(value: state.nextSocket)
             state.nextSocket += 1
-            state.switchboard.open(socket, room: room)
+            state.switchboard.open(socket, room: room, asHub: asHub)
             state.connections[socket] = Connection(outbox: continuation, dropped: dropping, bucket: bucket)
             if state.shuttingDown { continuation.yield(.close(code: 1001, reason: "server shutting down")) }
             return socket
@@ -263,6 +267,8 @@ final class SignallingHub: Sendable {
             ])
         case .event(.relayed(let room, let from, let to, let type)):
             logger.debug("relay", metadata: ["room": "\(room)", "id": "\(from)", "to": "\(to ?? "*")", "type": "\(type)"])
+        case .event(.hubRoom(let room, let users, let hasHub)):
+            hubRooms?.yield(HubRoomChange(room: room, users: users, hasHub: hasHub))
         case .summary(let socket, let room, let id, let summary):
             let seconds = Double(summary.over.components.seconds) + Double(summary.over.components.attoseconds) / 1e18
             logger.notice("refused frames", metadata: [

@@ -35,13 +35,24 @@ struct Switchboard {
         case rateLimited = "rate_limited"
     }
 
-    /// Something worth a log line.
+    /// Something worth a log line, or (`hubRoom`) something to act on.
     enum Event: Equatable {
         case joined(room: String, id: PeerID, username: String?)
         case left(room: String, id: PeerID, reason: LeaveReason)
         case refused(socket: SocketID, room: String, id: PeerID?, type: String?, error: ProtocolError)
         case relayed(room: String, from: PeerID, to: PeerID?, type: String)
+        /// Someone joined or left a hub room: its hub is needed while `users` (not counting
+        /// the hub) is above zero, and `hasHub` says whether it is there.
+        case hubRoom(room: String, users: Int, hasHub: Bool)
     }
+
+    /// The id a hub room keeps for its hub participant.
+    static let hubID: PeerID = "hub"
+    /// How the keys of hub rooms (`/hub/NAME`) begin.
+    static let hubRoomPrefix = "/hub/"
+
+    /// Whether users of `room` meet through a hub.
+    static func isHub(_ room: String) -> Bool { room.hasPrefix(hubRoomPrefix) }
 
     /// What one step produced.
     struct Outcome: Equatable {
@@ -52,6 +63,8 @@ struct Switchboard {
     private struct Socket {
         var room: String
         var user: PeerID?
+        /// The server's own hub participant: the only socket that may register as `hub`.
+        var isHub = false
     }
 
     private struct Member {
@@ -81,8 +94,17 @@ struct Switchboard {
         }
     }
 
-    mutating func open(_ socket: SocketID, room: String) {
-        sockets[socket] = Socket(room: room)
+    /// The users `member` sees and reaches: everyone, except in a hub room, where a user
+    /// sees itself and the hub, and only the hub sees everyone.
+    private func view(of member: PeerID, in room: String) -> UserList {
+        let all = list(of: room)
+        guard Self.isHub(room), member != Self.hubID else { return all }
+        return all.filter { $0.key == member || $0.key == Self.hubID }
+    }
+
+    /// `asHub`: the server's own hub participant of a hub room.
+    mutating func open(_ socket: SocketID, room: String, asHub: Bool = false) {
+        sockets[socket] = Socket(room: room, isHub: asHub)
     }
 
     /// The socket is gone: its user, if any, leaves as if it had sent `close_connection`.
@@ -132,7 +154,9 @@ struct Switchboard {
             leave(socket, reason: .closeConnection, into: &outcome)
             return outcome
         }
-        let members = rooms[state.room] ?? [:]
+        var members = rooms[state.room] ?? [:]
+        // In a hub room a user reaches only the hub (and itself), as it sees only the hub.
+        if Self.isHub(state.room), user != Self.hubID { members = members.filter { $0.key == user || $0.key == Self.hubID } }
         if let target = message.targetId {
             guard let recipient = members[target] else {
                 return refuse(socket, type: type.rawValue, ProtocolError(.unknownTarget, "no user '\(Self.brief(target))' in this room"))
@@ -155,6 +179,9 @@ struct Switchboard {
         if let error = Self.check(id: id, username: message.username, limits: limits) {
             return refuse(socket, type: MessageType.newUser.rawValue, error)
         }
+        if Self.isHub(room), (id == Self.hubID) != (sockets[socket]?.isHub == true) {
+            return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.reservedID, "id '\(Self.hubID)' is the hub's in a hub room; pick another"))
+        }
         if rooms[room]?[id] != nil {
             return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.duplicateID, "id '\(id)' is already connected in this room; pick another"))
         }
@@ -163,9 +190,9 @@ struct Switchboard {
         }
         rooms[room, default: [:]][id] = Member(socket: socket, username: message.username)
         sockets[socket]?.user = id
-        let announcement = Message(type: .connectionList, newUserId: id, list: list(of: room))
-        var outcome = broadcast(announcement, in: room)
+        var outcome = announce(in: room, changedFor: id) { Message(type: .connectionList, newUserId: id, list: $0) }
         outcome.events.insert(.joined(room: room, id: id, username: message.username), at: 0)
+        outcome.events += hubRoomEvent(room)
         return outcome
     }
 
@@ -175,13 +202,28 @@ struct Switchboard {
         rooms[state.room]?[user] = nil
         if rooms[state.room]?.isEmpty == true { rooms[state.room] = nil }
         outcome.events.append(.left(room: state.room, id: user, reason: reason))
-        let rest = broadcast(Message(type: .restConnectionList, list: list(of: state.room)), in: state.room)
+        let rest = announce(in: state.room, changedFor: user) { Message(type: .restConnectionList, list: $0) }
         outcome.deliveries += rest.deliveries
+        outcome.events += hubRoomEvent(state.room)
     }
 
-    private func broadcast(_ message: Message, in room: String) -> Outcome {
-        let text = message.jsonText()
-        return Outcome(deliveries: (rooms[room] ?? [:]).values.map { Delivery(to: $0.socket, text: text) })
+    /// Tells each member whose view `who` joining or leaving changed its new view: everyone,
+    /// except in a hub room, where a user's comings and goings change only the hub's view
+    /// (and the user's own), and the hub's change everyone's.
+    private func announce(in room: String, changedFor who: PeerID, _ message: (UserList) -> Message) -> Outcome {
+        let members = rooms[room] ?? [:]
+        let told = Self.isHub(room) && who != Self.hubID ? members.filter { $0.key == who || $0.key == Self.hubID } : members
+        guard Self.isHub(room) else {
+            let text = message(list(of: room)).jsonText()
+            return Outcome(deliveries: told.values.map { Delivery(to: $0.socket, text: text) })
+        }
+        return Outcome(deliveries: told.map { Delivery(to: $0.value.socket, text: message(view(of: $0.key, in: room)).jsonText()) })
+    }
+
+    private func hubRoomEvent(_ room: String) -> [Event] {
+        guard Self.isHub(room) else { return [] }
+        let members = rooms[room] ?? [:]
+        return [.hubRoom(room: room, users: members.keys.count { $0 != Self.hubID }, hasHub: members[Self.hubID] != nil)]
     }
 
     /// The error frame for a refused frame, and its log event.

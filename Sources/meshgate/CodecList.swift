@@ -11,11 +11,11 @@ struct CodecList: Sendable, CustomStringConvertible {
         self.codecs = codecs
     }
 
-    init(argument: String) throws(ValidationError) {
+    init(argument: String, flag: String = "--video-codec") throws(ValidationError) {
         var codecs: [VideoCodec] = []
         for name in argument.split(separator: ",", omittingEmptySubsequences: false) {
             guard let codec = VideoCodec(rawValue: name.trimmingCharacters(in: .whitespaces).lowercased()), !codecs.contains(codec) else {
-                throw ValidationError("--video-codec must be vp8, h264, or both best first (h264,vp8), not '\(argument)'")
+                throw ValidationError("\(flag) must be vp8, h264, or both best first (h264,vp8), not '\(argument)'")
             }
             codecs.append(codec)
         }

@@ -49,7 +49,7 @@ struct JoinCommand: AsyncParsableCommand {
     var pipeline: String?
 
     @Option(help: ArgumentHelp("Video codecs to send, best first: each peer gets the first it takes. vp8, h264 (constrained baseline), or both: h264,vp8. (default: \(CodecList.standard))",
-                               valueName: "LIST"), transform: CodecList.init(argument:))
+                               valueName: "LIST"), transform: { try CodecList(argument: $0) })
     var videoCodec = CodecList.standard
 
     @Option(help: ArgumentHelp("H.264 encoder: auto (the first hardware one that starts, else software), software, v4l2, va, vaapi, nvenc.", valueName: "KIND"))

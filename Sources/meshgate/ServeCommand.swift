@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import MeshServer
 import NIOCore
+import ServiceLifecycle
+import MeshGateway
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,6 +56,23 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Accept WebSocket upgrades from pages of this origin only (repeatable; default: any).", valueName: "ORIGIN"))
     var allowedOrigin: [String] = []
 
+    @Option(help: ArgumentHelp("Size of the picture a hub room's hub sends everyone. (default: 1280x720)", valueName: "WxH"),
+            transform: { try Size(argument: $0, flag: "--hub-size") })
+    var hubSize = Size(width: 1280, height: 720)
+
+    @Option(help: "Frames per second of a hub room's picture.")
+    var hubFps = 30
+
+    @Option(help: ArgumentHelp("Bitrate of a hub room's picture in kbit/s.", valueName: "KBPS"))
+    var hubBitrate = 2000
+
+    @Option(help: ArgumentHelp("Video codecs a hub room's hub sends, best first: vp8, h264, or both. (default: vp8,h264)", valueName: "LIST"),
+            transform: { try CodecList(argument: $0, flag: "--hub-video-codec") })
+    var hubVideoCodec = CodecList.standard
+
+    @Option(help: ArgumentHelp("Local address the hubs use for ICE (repeatable; default: every interface).", valueName: "IP"))
+    var hubIceAddress: [String] = []
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -73,6 +92,11 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--allowed-origin '\(origin)' is not an origin: give scheme and host, e.g. https://call.example or http://localhost:8000")
         }
         if token?.isEmpty == true { throw ValidationError("--token must not be empty") }
+        guard (1...60).contains(hubFps) else { throw ValidationError("--hub-fps must be between 1 and 60, not \(hubFps)") }
+        guard (100...50000).contains(hubBitrate) else { throw ValidationError("--hub-bitrate must be between 100 and 50000 kbit/s, not \(hubBitrate)") }
+        for address in hubIceAddress where !JoinCommand.isIPAddress(address) {
+            throw ValidationError("--hub-ice-address must be an IP address, not '\(address)'")
+        }
         switch (tlsCert, tlsKey) {
         case (nil, nil): break
         case (let cert?, let key?):
@@ -81,6 +105,18 @@ struct ServeCommand: AsyncParsableCommand {
             }
         default: throw ValidationError("--tls-cert and --tls-key go together")
         }
+    }
+
+    /// What each hub room's hub runs with.
+    private var hubTemplate: GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        configuration.isHub = true
+        (configuration.width, configuration.height) = (hubSize.width, hubSize.height)
+        configuration.fps = hubFps
+        configuration.bitrate = hubBitrate
+        configuration.videoCodecs = hubVideoCodec.codecs
+        configuration.iceAddresses = hubIceAddress
+        return configuration
     }
 
     func run() async throws {
@@ -107,7 +143,7 @@ struct ServeCommand: AsyncParsableCommand {
         let secure = tlsCert != nil
         let shown = listening.shown
         do {
-            try await server.run { port in
+            let services = try server.services { port in
                 var metadata: Logger.Metadata = [
                     "url": "\(secure ? "wss" : "ws")://\(shown.local):\(port)/",
                     "open": "\(secure ? "https" : "http")://\(shown.local):\(port)/",
@@ -116,6 +152,10 @@ struct ServeCommand: AsyncParsableCommand {
                 if let others = shown.others { metadata["others_open"] = "\(secure ? "https" : "http")://\(others):\(port)/" }
                 logger.info("listening", metadata: metadata)
             }
+            // Last, so that on shutdown the hubs leave first, while the server still runs.
+            let hubs = HubRooms(server: server, template: hubTemplate, logger: logger)
+            let group = ServiceGroup(configuration: .init(services: services + [hubs], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
         } catch let error as ServerError {
             throw RuntimeFailure(error.description)
         } catch let error as IOError where error.errnoCode == EADDRINUSE {

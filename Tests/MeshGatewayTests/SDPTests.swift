@@ -129,6 +129,19 @@ struct SDPTests {
         #expect(TransportWideCC.announced(in: withAttributes) { _ in 3 } == withAttributes)
     }
 
+    /// Opus's capture hints leave an offer's format lines; everything else stays as it was.
+    @Test func opusCaptureHintsAreTakenOutOfAnOffer() {
+        let sdp = [
+            "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111 112", "a=fmtp:111 minptime=10; sprop-stereo=1;useinbandfec=1;sprop-maxcapturerate=48000",
+            "a=fmtp:112 sprop-stereo=0", "m=video 9 UDP/TLS/RTP/SAVPF 96", "a=fmtp:96 packetization-mode=1", "",
+        ].joined(separator: "\r\n")
+        #expect(OpusHints.removed(from: sdp) == [
+            "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111 112", "a=fmtp:111 minptime=10;useinbandfec=1",
+            "m=video 9 UDP/TLS/RTP/SAVPF 96", "a=fmtp:96 packetization-mode=1", "",
+        ].joined(separator: "\r\n"))
+        #expect(OpusHints.removed(from: "v=0\nm=audio 9 RTP/AVP 111\n") == "v=0\nm=audio 9 RTP/AVP 111\n")
+    }
+
     @Test(arguments: [
         (320, 240, 15, "42e01f"), (1280, 720, 30, "42e01f"), (1920, 1080, 30, "42e028"), (3840, 2160, 30, "42e033"),
     ])

@@ -23,9 +23,11 @@ import MeshTestSupport
     }
 
     @Test func aNameOfAtMost128BytesNamesARoom() {
-        #expect(RoomPath.room(named: nil) == "/")
-        #expect(RoomPath.room(named: "blue") == "/room/blue")
-        #expect(RoomPath.room(named: String(repeating: "é", count: 64)) == "/room/" + String(repeating: "é", count: 64))
-        #expect(RoomPath.room(named: String(repeating: "n", count: 129)) == nil)
+        #expect(RoomPath.room(named: nil, prefix: nil) == "/")
+        #expect(RoomPath.room(named: "blue", prefix: "/room/") == "/room/blue")
+        #expect(RoomPath.room(named: "blue", prefix: RoomPath.hubPrefix) == "/hub/blue")
+        #expect(Switchboard.isHub("/hub/blue") && !Switchboard.isHub("/room/blue") && !Switchboard.isHub("/"))
+        #expect(RoomPath.room(named: String(repeating: "é", count: 64), prefix: "/room/") == "/room/" + String(repeating: "é", count: 64))
+        #expect(RoomPath.room(named: String(repeating: "n", count: 129), prefix: "/room/") == nil)
     }
 }

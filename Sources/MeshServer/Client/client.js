@@ -3,8 +3,11 @@
 'use strict';
 
 const params = new URLSearchParams(location.search);
-// "/" is the default room, "/room/NAME" room NAME: the page's path is the room's WebSocket path.
+// "/" is the default room, "/room/NAME" room NAME, "/hub/NAME" hub room NAME: the page's path
+// is the room's WebSocket path.
 const roomPath = location.pathname.replace(/\/+$/, '') || '/';
+// In a hub room the one peer is the hub, which sends everyone's picture in one: shown large.
+const isHub = roomPath.startsWith('/hub/');
 const token = params.get('token');
 const socketURL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + roomPath +
   (token ? '?token=' + encodeURIComponent(token) : '');
@@ -436,7 +439,9 @@ async function report() {
 
 window.meshgate = { state, join, leave, peers };
 
-$('room').textContent = roomPath === '/' ? '' : 'room ' + decodeURIComponent(roomPath.slice('/room/'.length));
+$('room').textContent = roomPath === '/' ? '' : (isHub ? 'hub room ' : 'room ') + decodeURIComponent(roomPath.replace(/^\/(room|hub)\//, ''));
+document.body.classList.toggle('hub', isHub);
+$('hubnote').hidden = !isHub;
 $('name').value = username;
 $('join').addEventListener('submit', (event) => { event.preventDefault(); join(); });
 $('leave').addEventListener('click', leave);

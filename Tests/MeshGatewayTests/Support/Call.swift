@@ -13,9 +13,13 @@ final class Call: Sendable {
     private let joined = Mutex<[TestGateway]>([])
     private let browsers = Mutex<[Browser]>([])
 
-    private init(server: TestServer, reports: PageReports) {
+    /// A `meshgate serve` process, for calls on what lives in the executable (the hubs).
+    private let served: MeshgateProcess?
+
+    private init(server: TestServer?, served: MeshgateProcess? = nil, port: Int, reports: PageReports) {
         self.running = Mutex(server)
-        self.port = server.port
+        self.served = served
+        self.port = port
         self.reports = reports
     }
 
@@ -25,6 +29,10 @@ final class Call: Sendable {
     /// Stops the server as SIGTERM does; the call's peers stay connected to each other.
     func stopServer() async throws {
         try await running.withLock { server in defer { server = nil }; return server }?.stop()
+        if let served, served.isRunning {
+            served.signal(SIGTERM)
+            _ = try await served.exitCode()
+        }
     }
 
     /// Starts the server again on the same port.
@@ -38,7 +46,27 @@ final class Call: Sendable {
     }
 
     static func run(configuring configure: (inout ServerConfiguration) -> Void, _ body: (Call) async throws -> Void) async throws {
-        let call = Call(server: try await TestServer.start(configure), reports: try await PageReports.start())
+        let server = try await TestServer.start(configure)
+        try await run(Call(server: server, port: server.port, reports: try await PageReports.start()), body)
+    }
+
+    /// Runs the call on a `meshgate serve` process started as a user starts it, with `arguments`.
+    static func run(serving arguments: [String], _ body: (Call) async throws -> Void) async throws {
+        let served = try MeshgateProcess(["serve", "--host", "127.0.0.1", "--port", "0"] + arguments)
+        let port = try await eventually("meshgate serve to listen", within: .seconds(20)) { () -> Int? in
+            guard served.isRunning else { throw Timeout(description: "meshgate serve exited: \(served.stderr)") }
+            let log = served.stderr
+            return log.firstRange(of: "url=ws://127.0.0.1:").flatMap { Int(log[$0.upperBound...].prefix { $0.isNumber }) }
+        }
+        do {
+            try await run(Call(server: nil, served: served, port: port, reports: try await PageReports.start()), body)
+        } catch {
+            let log = served.stderr.split(separator: "\n").filter { !$0.contains("loop detected") }.suffix(60)
+            throw Timeout(description: "\(error)\nmeshgate serve's log, its end:\n\(log.joined(separator: "\n"))")
+        }
+    }
+
+    private static func run(_ call: Call, _ body: (Call) async throws -> Void) async throws {
         do {
             try await body(call)
         } catch {
@@ -65,10 +93,10 @@ final class Call: Sendable {
         return try open(kind, id: id, url: "http://\(host):\(port)\(path)?" + Self.query(query), h264: h264)
     }
 
-    /// Opens the test page `fixture` with the call's WebSocket URL, `id` and report URL.
-    func open(_ kind: Browser.Kind, id: String, fixture: String) throws -> Browser {
+    /// Opens the test page `fixture` with the call's WebSocket URL (to `path`, a room), `id` and report URL.
+    func open(_ kind: Browser.Kind, id: String, fixture: String, path: String = "") throws -> Browser {
         try open(kind, id: id, url: reports.fixture(fixture) + "?" + Self.query([
-            "server": url, "id": id, "report": reports.url(for: id),
+            "server": url + path, "id": id, "report": reports.url(for: id),
         ]))
     }
 
