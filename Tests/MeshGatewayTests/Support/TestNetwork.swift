@@ -21,13 +21,17 @@ final class TestNetwork: Sendable {
 
     let hosts: [Host]
     private static let made = Atomic<Int>(0)
+    /// Network namespaces are named in /run/netns, which every test run on the machine
+    /// shares, and a run's process id repeats in each PID namespace: a random tag keeps one
+    /// run's names from meeting another's, or those a killed run left behind.
+    private static let runTag = String(UInt32.random(in: 0 ..< 1 << 30), radix: 36)
 
     /// Makes `count` hosts; those in `natted` reach the others only through the router's
     /// NAT (masquerade, as a home router does: nothing from outside gets in unasked).
     init(hosts count: Int, natted: Set<Int> = []) throws {
         let serial = Self.made.add(1, ordering: .relaxed).newValue
         hosts = (1...count).map { index in
-            Host(namespace: "mg\(getpid())n\(serial)h\(index)", address: "10.0.\(index).2", router: "10.0.\(index).1",
+            Host(namespace: "mg\(Self.runTag)n\(serial)h\(index)", address: "10.0.\(index).2", router: "10.0.\(index).1",
                  routerInterface: "mg\(serial)r\(index)", subnet: "10.0.\(index).0/24")
         }
         try Self.run("/usr/sbin/sysctl", "-qw", "net.ipv4.ip_forward=1")
