@@ -40,6 +40,17 @@ struct CommandTests {
         #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
     }
 
+    /// The completion scripts README tells people to install know every command and the flags
+    /// of each.
+    @Test(arguments: ["bash", "zsh", "fish"])
+    func completionScriptsKnowTheCommandsAndTheirFlags(shell: String) async throws {
+        let result = try await MeshgateProcess.run(["--generate-completion-script", shell])
+        #expect(result.status == 0, "\(result.stderr)")
+        for word in ["join", "serve", "devices", "pipelines", "compose-size", "hub-size", "video-codec", "log-format"] {
+            #expect(result.stdout.contains(word), "the \(shell) script lacks \(word)")
+        }
+    }
+
     @Test func aMissingCameraSaysWhatToDo() async throws {
         try await expectFailure(["--video", "v4l2:/dev/video9", "--audio", "none"], saying: "no camera at /dev/video9: list cameras with `meshgate devices`")
     }
