@@ -39,8 +39,9 @@ final class Composer {
     private let channelPrefix = "meshgate-\(UInt32.random(in: .min ... .max))"
     /// Finished or abandoned: nothing more goes in.
     private var closed = false
-    /// Buffers that reached the sink: none yet means the destination never opened.
-    let delivered = BufferCounter()
+    /// Buffers that reached the sink: none yet means the destination never opened. The first
+    /// is logged: from then on the file or stream has the call in it.
+    let delivered: BufferCounter
     /// Says when end-of-stream reached the sink.
     private let written = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
@@ -166,6 +167,8 @@ final class Composer {
         size = (width, height)
         self.fps = fps
         self.logger = logger
+        let shown = if case .encoded(let target, _, _) = output { target.shown } else { "" }
+        delivered = BufferCounter { logger.info("composition writing", metadata: ["to": "\(shown)"]) }
     }
 
     // MARK: - Tiles

@@ -105,10 +105,11 @@ struct ComposeTests {
          "--ice-address", "127.0.0.1", "--compose", destination] + extra
     }
 
+    /// Until the composer has received a peer's video and its file or stream has begun.
     private static func waitForTheFirstFrame(of composer: MeshgateProcess) async throws {
-        try await eventually("the composer to receive video", within: .seconds(20)) { () -> Bool? in
+        try await eventually("the composer to receive video and write", within: .seconds(20)) { () -> Bool? in
             guard composer.isRunning else { throw Timeout(description: "the composer exited: \(composer.stderr)") }
-            return composer.stderr.contains("first frame") ? true : nil
+            return composer.stderr.contains("first frame") && composer.stderr.contains("composition writing") ? true : nil
         }
     }
 
