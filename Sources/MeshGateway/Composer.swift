@@ -9,7 +9,8 @@ import MeshProtocol
 /// - a hub room's hub: the picture is the video the gateway sends everyone (its compositor
 ///   is the send graph's source, ``hubVideo(width:height:fps:)``), and each participant is
 ///   sent a mix of everyone but itself (mix-minus-one), encoded for it alone, in a bin `mixN`.
-/// Each participant's decoding is a bin of its own (`tileN`), fed from the peer's bin.
+/// Each participant's stream is decoded in a bin of its own (`tileN_in`), fed from the
+/// peer's bin, and reaches its tile (`tileN`) through an inter sink and source.
 /// Used only from the gateway's loop.
 final class Composer {
     static let binName = "compose"
