@@ -18,10 +18,11 @@ public func fuzzSwitchboard(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 struct SwitchboardRun {
-    static let rooms = ["/", "/room/b"]
+    /// Two mesh rooms and a hub room, where users see and reach only themselves and the hub.
+    static let rooms = ["/", "/room/b", "/hub/c"]
     /// Few ids, so that registrations collide and targets exist; "", one over the id limit and
-    /// one with a control character are refused.
-    static let ids: [PeerID?] = ["alice", "bob", "carol", "", nil, "a-long-id", "bo\u{1B}b"]
+    /// one with a control character are refused; "hub" is the hub's alone in a hub room.
+    static let ids: [PeerID?] = ["alice", "bob", "hub", "", nil, "a-long-id", "bo\u{1B}b"]
     /// Small limits, so that fuzzing meets them: ids of 8 bytes, names of 4, rooms of 3.
     static let limits = Switchboard.Limits(maxIDBytes: 8, maxNameBytes: 4, maxRoomSize: 3)
     static let types: [MessageType] = [.sendOffer, .sendAnswer, .newCandidate, MessageType(rawValue: "chat")]
@@ -35,6 +36,8 @@ struct SwitchboardRun {
     /// The shadow: the room of every open socket, and the user each registered socket holds.
     var roomOf: [SocketID: String] = [:]
     var userOf: [SocketID: PeerID] = [:]
+    /// Sockets opened as a hub room's own hub participant (the server's in-memory one).
+    var hubSockets: Set<SocketID> = []
 
     mutating func step(_ byte: UInt8, _ input: inout FuzzBytes) {
         let slot = Int(byte >> 3) % slots.count
@@ -46,8 +49,10 @@ struct SwitchboardRun {
             nextSocket += 1
             slots[slot] = socket
             let room = Self.rooms[choice % Self.rooms.count]
-            board.open(socket, room: room)
+            let asHub = Switchboard.isHub(room) && choice >= 4
+            board.open(socket, room: room, asHub: asHub)
             roomOf[socket] = room
+            if asHub { hubSockets.insert(socket) }
             checkRooms()
             return
         }
@@ -101,8 +106,24 @@ struct SwitchboardRun {
         for delivery in outcome.deliveries {
             expect(roomOf[delivery.to] != nil, "a delivery to \(delivery.to), which is not open: \(outcome)")
         }
-        expect(outcome.events.count <= 1, "one step, one event: \(outcome)")
-        guard let event = outcome.events.first else {
+        // One event a step, and in a hub room a join or a leave also says what the hub needs.
+        var events = outcome.events
+        var hubRoom: (room: String, users: Int, hasHub: Bool)?
+        if case .hubRoom(let room, let users, let hasHub)? = events.last, events.count == 2 {
+            events.removeLast()
+            hubRoom = (room, users, hasHub)
+        }
+        defer {
+            // Checked against the shadow once the step's own event has moved it on.
+            if let hubRoom {
+                expect(Switchboard.isHub(hubRoom.room), "a hub room's event for \(hubRoom.room), which is no hub room: \(outcome)")
+                let members = userOf.filter { roomOf[$0.key] == hubRoom.room }.values
+                expect(hubRoom.users == members.count { $0 != Switchboard.hubID } && hubRoom.hasHub == members.contains(Switchboard.hubID),
+                       "hub room \(hubRoom.room) said \(hubRoom.users) users, hub \(hubRoom.hasHub): \(outcome)")
+            }
+        }
+        expect(events.count <= 1, "one step, one event: \(outcome)")
+        guard let event = events.first else {
             expect(outcome.deliveries.isEmpty, "deliveries without an event: \(outcome)")
             return
         }
@@ -110,12 +131,14 @@ struct SwitchboardRun {
         case .joined(let room, let id, _):
             expect(roomOf[socket] == room && userOf[socket] == nil, "\(socket) joined \(room) as \(id) twice or elsewhere")
             expect(!userOf.contains { roomOf[$0.key] == room && $0.value == id }, "\(id) joined \(room) twice")
+            expect(!Switchboard.isHub(room) || (id == Switchboard.hubID) == hubSockets.contains(socket),
+                   "\(socket) joined hub room \(room) as \(id)")
             userOf[socket] = id
-            expectBroadcast(outcome, in: room, type: .connectionList)
+            expectBroadcast(outcome, in: room, type: .connectionList, changedFor: id)
         case .left(let room, let id, _):
             expect(roomOf[socket] == room && userOf[socket] == id, "\(socket) left as \(id), which it was not")
             userOf[socket] = nil
-            expectBroadcast(outcome, in: room, type: .restConnectionList)
+            expectBroadcast(outcome, in: room, type: .restConnectionList, changedFor: id)
         case .refused(let refused, _, _, _, let error):
             expect(refused == socket, "a refusal of \(refused) for a frame of \(socket)")
             expect(outcome.deliveries.map(\.to) == [socket], "a refusal goes to its sender only: \(outcome)")
@@ -123,29 +146,38 @@ struct SwitchboardRun {
             expect(frame?.type == .error && frame?.code == error.code.rawValue, "refusal frame: \(outcome)")
         case .relayed(let room, let from, let to, _):
             expect(roomOf[socket] == room && userOf[socket] == from, "\(socket) relayed as \(from), which it is not")
-            // With a target, whoever holds it (the sender too); without, the rest of the room.
+            // With a target, whoever holds it (the sender too); without, the rest of the room;
+            // in a hub room, of those the sender reaches.
             let expected = userOf.filter { other, user in
-                roomOf[other] == room && (to.map { $0 == user } ?? (other != socket))
+                roomOf[other] == room && reaches(from, user, in: room) && (to.map { $0 == user } ?? (other != socket))
             }
             expect(to == nil || expected.count == 1, "a target in \(room) is one socket")
             expect(outcome.deliveries.map(\.to).sorted { $0.value < $1.value } == expected.keys.sorted { $0.value < $1.value },
                          "relay from \(from) to \(to ?? "*") reached the wrong sockets: \(outcome)")
             expect(outcome.deliveries.allSatisfy { $0.text == text }, "relayed text changed: \(outcome)")
         case .hubRoom(let room, _, _):
-            // Hub rooms have rules of their own (HubRoomTests); these rooms are not hub rooms.
-            expect(false, "a hub room's event for \(room), which is no hub room: \(outcome)")
+            expect(false, "a hub room's event for \(room) on its own: \(outcome)")
         }
         checkRooms()
     }
 
-    /// A room list to every user in the room, saying who is in it.
-    func expectBroadcast(_ outcome: Switchboard.Outcome, in room: String, type: MessageType) {
-        let members = userOf.filter { roomOf[$0.key] == room }
+    /// Whether `user` sees and reaches `other`: anyone, except in a hub room, where a user
+    /// has only itself and the hub, and the hub everyone.
+    func reaches(_ user: PeerID, _ other: PeerID, in room: String) -> Bool {
+        !Switchboard.isHub(room) || user == Switchboard.hubID || other == user || other == Switchboard.hubID
+    }
+
+    /// A room list to every user whose view `who` joining or leaving changed, saying who is
+    /// in the room as that user sees it.
+    func expectBroadcast(_ outcome: Switchboard.Outcome, in room: String, type: MessageType, changedFor who: PeerID) {
+        let members = userOf.filter { roomOf[$0.key] == room && reaches(who, $0.value, in: room) }
         expect(Set(outcome.deliveries.map(\.to)) == Set(members.keys) && outcome.deliveries.count == members.count,
                      "\(type) must reach \(room) exactly: \(outcome)")
         for delivery in outcome.deliveries {
             let frame = try? Message.decode(delivery.text)
-            expect(frame?.type == type && frame?.list == board.list(of: room), "\(type) frame: \(delivery.text)")
+            let viewer = userOf[delivery.to] ?? ""
+            let view = board.list(of: room).filter { reaches(viewer, $0.key, in: room) }
+            expect(frame?.type == type && frame?.list == view, "\(type) frame: \(delivery.text)")
         }
     }
 
