@@ -11,27 +11,16 @@ struct DecodedMedia {
     let audioBuffers: Int
 
     static func decode(_ path: String) async throws -> DecodedMedia {
-        GStreamer.initialize()
-        let pipeline = try Pipeline.parse(
-            "filesrc location=\"\(path)\" ! decodebin name=d "
-                + "d. ! video/x-raw ! videoconvert ! fakesink name=video sync=false async=false "
-                + "d. ! audio/x-raw ! audioconvert ! fakesink name=audio sync=false async=false")
-        let bus = pipeline.subscribeToBus()
-        let video = BufferCounter(), audio = BufferCounter()
+        let player = try Player("filesrc location=\"\(path)\" ! decodebin name=d")
+        let (pipeline, bus, video, audio) = (player.pipeline, player.bus, player.video, player.audio)
         let ended = Atomic<Int>(0)
-        var videoSink: Pad?
-        for (name, counter) in [("video", video), ("audio", audio)] {
-            guard let pad = pipeline.element(named: name)?.staticPad("sink") else { continue }
-            pad.countBuffers(into: counter)
-            pad.onEOS { ended.add(1, ordering: .relaxed) }
-            if name == "video" { videoSink = pad }
-        }
+        for pad in [player.videoSink, player.audioSink].compactMap({ $0 }) { pad.onEOS { ended.add(1, ordering: .relaxed) } }
         pipeline.setState(.playing)
         // A file missing one kind never ends that branch; the deadline covers it.
         _ = try? await eventually("\(path) to be decoded", within: .seconds(15)) { () -> Bool? in
             ended.load(ordering: .relaxed) == 2 || bus.firstError != nil ? true : nil
         }
-        let caps = videoSink?.caps
+        let caps = player.videoSink?.caps
         pipeline.setState(.null)
         let error = bus.firstError
         withExtendedLifetime(bus) {}
@@ -41,16 +30,8 @@ struct DecodedMedia {
 
     /// Plays a live stream (`rtmp://…`) until `frames` video frames and some audio are decoded.
     static func receive(_ uri: String, frames: Int = 30, within limit: Duration = .seconds(20)) async throws -> DecodedMedia {
-        GStreamer.initialize()
-        let pipeline = try Pipeline.parse(
-            "uridecodebin uri=\"\(uri)\" name=d "
-                + "d. ! video/x-raw ! videoconvert ! fakesink name=video sync=false async=false "
-                + "d. ! audio/x-raw ! audioconvert ! fakesink name=audio sync=false async=false")
-        let bus = pipeline.subscribeToBus()
-        let video = BufferCounter(), audio = BufferCounter()
-        for (name, counter) in [("video", video), ("audio", audio)] {
-            pipeline.element(named: name)?.staticPad("sink")?.countBuffers(into: counter)
-        }
+        let player = try Player("uridecodebin uri=\"\(uri)\" name=d")
+        let (pipeline, bus, video, audio) = (player.pipeline, player.bus, player.video, player.audio)
         pipeline.setState(.playing)
         defer { pipeline.setState(.null) }
         do {
@@ -61,8 +42,28 @@ struct DecodedMedia {
         } catch {
             throw Timeout(description: "\(error) (decoded \(video.value) video frames, \(audio.value) audio buffers)")
         }
-        let caps = pipeline.element(named: "video")?.staticPad("sink")?.caps
+        let caps = player.videoSink?.caps
         withExtendedLifetime(bus) {}
         return DecodedMedia(videoFrames: video.value, width: caps?.int("width"), height: caps?.int("height"), audioBuffers: audio.value)
+    }
+
+    /// `source` (ending in a decoding element named `d`) decoded into two counting sinks.
+    private struct Player {
+        let pipeline: Pipeline
+        let bus: BusSubscription
+        let video = BufferCounter(), audio = BufferCounter()
+        let videoSink: Pad?, audioSink: Pad?
+
+        init(_ source: String) throws {
+            GStreamer.initialize()
+            pipeline = try Pipeline.parse(source + " "
+                + "d. ! video/x-raw ! videoconvert ! fakesink name=video sync=false async=false "
+                + "d. ! audio/x-raw ! audioconvert ! fakesink name=audio sync=false async=false")
+            bus = pipeline.subscribeToBus()
+            videoSink = pipeline.element(named: "video")?.staticPad("sink")
+            audioSink = pipeline.element(named: "audio")?.staticPad("sink")
+            videoSink?.countBuffers(into: video)
+            audioSink?.countBuffers(into: audio)
+        }
     }
 }
