@@ -37,6 +37,8 @@ public final class Gateway: Sendable {
         case liveness
         /// Time to see whether each network source still delivers.
         case sources
+        /// Time to bring `--metrics` up to date.
+        case metrics
     }
 
     public let configuration: GatewayConfiguration

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 
 /// Everything `meshgate join` was asked to do.
@@ -80,6 +81,8 @@ public struct GatewayConfiguration: Sendable {
     public var duration: Double? = nil
     /// Print per-peer statistics every this many seconds.
     public var statsInterval: Double? = nil
+    /// Where per-peer, encoder and source metrics go (`--metrics`); nil: none are kept.
+    public var metrics: (any MetricsFactory)? = nil
 
     public init() {}
 

@@ -30,7 +30,7 @@ extension GatewayLoop {
     /// while webrtcbin answers (in up to 5 s each); each reply comes back as a peer event.
     func startStatisticsRound(for use: StatisticsUse) {
         let targets = peers.values.sorted { $0.id < $1.id }
-            .filter { use == .report || ($0.state == .connected && $0.media.videoEncoder != nil) }
+            .filter { use != .bitrate || ($0.state == .connected && $0.media.videoEncoder != nil) }
             .map { (id: $0.id, serial: $0.serial, webrtc: $0.media.webrtc) }
         let post = gateway.post
         gateway.children.spawn {

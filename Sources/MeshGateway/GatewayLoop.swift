@@ -13,6 +13,8 @@ final class GatewayLoop {
     let media: SendingMedia
     /// `--compose`; gone after an error in its output.
     var composer: Composer?
+    /// `--metrics`.
+    private let metrics: GatewayMetrics?
     private let signalling: SignallingClient
     private let context: PeerContext
     var membership: Membership
@@ -50,11 +52,12 @@ final class GatewayLoop {
                 "to": "\(target.shown)", "size": "\(configuration.composeWidth)x\(configuration.composeHeight)", "fps": "\(configuration.composeFPS)",
             ])
         }
+        metrics = configuration.metrics.map { GatewayMetrics(factory: $0, codecs: configuration.videoCodecs) }
         signalling = SignallingClient(url: configuration.serverURL, link: configuration.signallingLink, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
         refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)
         context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, feeds: media.feeds,
-                              sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling, composer: composer,
+                              sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling, composer: composer, metrics: metrics,
                               post: { post.yield($0) }, children: gateway.children)
     }
 
@@ -110,6 +113,7 @@ final class GatewayLoop {
         scheduleNext(.report)
         scheduleNext(.liveness)
         scheduleNext(.sources)
+        scheduleNext(.metrics)
     }
 
     /// Posts the next tick of a kind this gateway has. Statistics ticks are posted once the
@@ -124,6 +128,8 @@ final class GatewayLoop {
             gateway.post(.tick(.liveness), after: .seconds(1))
         case .sources where media.hasLiveInputs:
             gateway.post(.tick(.sources), after: .seconds(1))
+        case .metrics where metrics != nil:
+            gateway.post(.tick(.metrics), after: GatewayMetrics.interval)
         default:
             break
         }
@@ -168,8 +174,15 @@ final class GatewayLoop {
             startStatisticsRound(for: .report)
         case .tick(.bitrate):
             startStatisticsRound(for: .bitrate)
+        case .tick(.metrics):
+            metrics?.update(media)
+            startStatisticsRound(for: .metrics)
         case .statisticsDone(let use):
-            scheduleNext(use == .report ? .report : .bitrate)
+            switch use {
+            case .report: scheduleNext(.report)
+            case .bitrate: scheduleNext(.bitrate)
+            case .metrics: scheduleNext(.metrics)
+            }
         case .tick(.liveness):
             await checkLiveness()
             scheduleNext(.liveness)
@@ -342,6 +355,7 @@ final class GatewayLoop {
     func removePeer(_ id: PeerID, reason: String, ifSerial serial: Int? = nil) async {
         guard let session = peers[id], serial == nil || session.serial == serial else { return }
         peers[id] = nil
+        metrics?.remove(id)
         let recording = session.recordingPath
         // Out of the picture first: the composition is fed from the peer's bin.
         await context.composer?.remove(id)

@@ -16,6 +16,8 @@ struct PeerContext {
     let signalling: SignallingClient
     /// `--compose`: what peers send also goes into one picture and one mix.
     let composer: Composer?
+    /// `--metrics`: each peer's statistics go there.
+    let metrics: GatewayMetrics?
     let post: @Sendable (Gateway.Event) -> Void
     let children: ChildTasks
 
@@ -53,4 +55,6 @@ enum StatisticsUse: Sendable {
     case report
     /// Adapting the peer's own video bitrate (`--encode per-peer`).
     case bitrate
+    /// `--metrics`.
+    case metrics
 }

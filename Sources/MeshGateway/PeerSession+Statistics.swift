@@ -23,25 +23,21 @@ extension PeerSession {
 
     /// The `--stats` line of this peer: rates since the previous line, totals since it connected.
     func statisticsLine(_ statistics: Statistics, now: ContinuousClock.Instant) -> [String: Any] {
-        let inbound = statistics.entries.filter { $0.type == "inbound-rtp" }
-        let outbound = statistics.entries.filter { $0.type == "outbound-rtp" }
-        let remote = statistics.entries.filter { $0.type == "remote-inbound-rtp" }
-        let bytesIn = inbound.compactMap { $0.int("bytes-received") }.reduce(0, +)
-        let bytesOut = outbound.compactMap { $0.int("bytes-sent") }.reduce(0, +)
+        let traffic = statistics.traffic
         let previous = lastStatistics ?? (time: started, bytesIn: 0, bytesOut: 0)
         let seconds = Double((now - previous.time).milliseconds) / 1000
-        lastStatistics = (now, bytesIn, bytesOut)
+        lastStatistics = (now, traffic.bytesIn, traffic.bytesOut)
         func kbps(_ bytes: Int) -> Int { seconds > 0 ? Int(Double(bytes * 8) / seconds / 1000) : 0 }
         var line: [String: Any] = [
             "peer": id,
-            "state": state == .connected && liveness.stalled ? "stalled" : state.rawValue,
-            "kbps_in": kbps(bytesIn - previous.bytesIn),
-            "kbps_out": kbps(bytesOut - previous.bytesOut),
-            "packets_lost": inbound.compactMap { $0.int("packets-lost") }.map { max($0, 0) }.reduce(0, +),
+            "state": shownState,
+            "kbps_in": kbps(traffic.bytesIn - previous.bytesIn),
+            "kbps_out": kbps(traffic.bytesOut - previous.bytesOut),
+            "packets_lost": traffic.packetsLost,
             "frames_in": media.received.value,
             "audio_buffers_in": media.receivedAudio.value,
         ]
-        if let rtt = remote.compactMap({ $0.double("round-trip-time") }).max() {
+        if let rtt = traffic.rtt {
             line["rtt_ms"] = (rtt * 10_000).rounded() / 10
         }
         if let pair = statistics.candidatePair {
@@ -69,7 +65,37 @@ extension PeerSession {
     }
 }
 
+extension PeerSession {
+    /// The connection's state as `--stats` and metrics show it: `stalled` is connected, but
+    /// nothing has come for a while.
+    var shownState: String { state == .connected && liveness.stalled ? "stalled" : state.rawValue }
+
+    static let shownStates = ["new", "connecting", "connected", "stalled", "disconnected", "failed", "closed"]
+}
+
 extension Statistics {
+    /// What went each way, totals since the connection started.
+    struct Traffic {
+        var bytesIn: Int
+        var bytesOut: Int
+        var packetsLost: Int
+        /// Seconds; the largest of the receivers' reports.
+        var rtt: Double?
+        /// Seconds; the largest of the streams received.
+        var jitter: Double?
+    }
+
+    var traffic: Traffic {
+        let inbound = entries.filter { $0.type == "inbound-rtp" }
+        return Traffic(
+            bytesIn: inbound.compactMap { $0.int("bytes-received") }.reduce(0, +),
+            bytesOut: entries.filter { $0.type == "outbound-rtp" }.compactMap { $0.int("bytes-sent") }.reduce(0, +),
+            packetsLost: inbound.compactMap { $0.int("packets-lost") }.map { max($0, 0) }.reduce(0, +),
+            rtt: entries.filter { $0.type == "remote-inbound-rtp" }.compactMap { $0.double("round-trip-time") }.max(),
+            jitter: inbound.compactMap { $0.double("jitter") }.max()
+        )
+    }
+
     /// The ICE candidate pair media flows over: each side's candidate type (`host`, `srflx`,
     /// `prflx`, `relay`), address and port, the protocol, and whether it goes through a relay.
     var candidatePair: [String: Any]? {

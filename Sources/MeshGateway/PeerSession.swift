@@ -200,6 +200,9 @@ final class PeerSession {
         case .statistics(let statistics, .bitrate):
             adaptBitrate(statistics)
             return []
+        case .statistics(let statistics, .metrics):
+            context.metrics?.update(self, statistics)
+            return []
         }
     }
 

@@ -329,6 +329,16 @@ final class SendingMedia {
 
     var hasLiveInputs: Bool { inputs.contains(where: \.isLive) }
 
+    /// Whether each kind sent comes now: a network source's phase, or playing for one
+    /// made in the pipeline (a test pattern, a device, a file).
+    var sourcePhases: [MediaKind: SourceHealth.Phase] {
+        var phases: [MediaKind: SourceHealth.Phase] = [:]
+        for kind in feeds.sending {
+            phases[kind] = inputs.first { $0.isLive && $0.input.kinds.contains(kind) }?.health.phase ?? .playing
+        }
+        return phases
+    }
+
     /// A network source dropped: closed now, opened again after the backoff.
     func sourceLost(_ name: String, reason: String, retry: (Duration) -> Void) async {
         guard let input = inputs.first(where: { $0.name == name && $0.isLive }) else { return }

@@ -31,10 +31,11 @@ extension MeshServer {
         let (inbound, continuation) = AsyncStream<String>.makeStream()
         let forwarding = Task {
             for await outgoing in opened.outbox {
-                guard case .text(let text) = outgoing else { break }
+                guard case .text(let text, let since) = outgoing else { break }
                 continuation.yield(text)
                 // Handed over in memory: written as soon as it is taken.
                 hub.written(text.utf8.count, to: socket)
+                hub.metrics.handedOver(since: since)
             }
             continuation.finish()
             hub.close(socket)

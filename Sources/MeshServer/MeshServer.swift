@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -26,7 +27,9 @@ public struct MeshServer: Sendable {
     /// rooms' hub participants (``connectHub(toRoom:)``) starts and stops them from it.
     public let hubRoomChanges: AsyncStream<HubRoomChange>
 
-    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "meshgate.server")) {
+    /// - Parameter metrics: where the server's metrics go (`--metrics`); by default nowhere.
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "meshgate.server"),
+                metrics: (any MetricsFactory)? = nil) {
         self.configuration = configuration
         self.logger = logger
         let (changes, continuation) = AsyncStream<HubRoomChange>.makeStream()
@@ -38,8 +41,15 @@ public struct MeshServer: Sendable {
                 rateBurst: configuration.rateBurst, refusalLogInterval: configuration.refusalLogInterval
             ),
             logger: logger,
+            metrics: ServerMetrics(factory: metrics ?? NOOPMetricsHandler.instance),
             hubRooms: continuation
         )
+    }
+
+    /// Brings the metrics of what the server holds now (sockets, rooms, users per room) up to
+    /// date; a metrics endpoint calls it before each scrape.
+    public func updateMetrics() {
+        hub.updateMetrics()
     }
 
     /// The services that make up the server, to run in a `ServiceGroup`.
@@ -147,6 +157,7 @@ public struct MeshServer: Sendable {
                 guard configuration.token.map({ Self.constantTimeEqual(token, $0) }) ?? true else {
                     let error = ProtocolError(.unauthorized, "this server needs a token: add ?token=SECRET to the URL")
                     logger.notice("refused", metadata: ["room": "\(room)", "code": "\(error.code.rawValue)", "reason": "\(error.message)"])
+                    hub.metrics.refused(error.code)
                     await Self.firstFrame(of: inbound, orAfter: .seconds(1))
                     try await outbound.write(.text(Message(error: error).jsonText()))
                     try await outbound.close(.policyViolation, reason: "unauthorized")
@@ -181,9 +192,10 @@ public struct MeshServer: Sendable {
             group.addTask {
                 for await outgoing in opened.outbox {
                     switch outgoing {
-                    case .text(let text):
+                    case .text(let text, let since):
                         try await outbound.writeTextMessage(text)
                         written.handed(text.utf8.count)
+                        hub.metrics.handedOver(since: since)
                     case .close(let code, let reason):
                         try await Self.close(outbound, code: code, reason: reason, channel: channel)
                         return .closedByHub
@@ -196,7 +208,7 @@ public struct MeshServer: Sendable {
                 for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
                     switch message {
                     case .text(let text): hub.receive(text, from: socket)
-                    case .binary: hub.receiveBinary(from: socket)
+                    case .binary(let data): hub.receiveBinary(data.readableBytes, from: socket)
                     }
                 }
                 return .inputEnded

@@ -1,6 +1,7 @@
 #if canImport(CMalloc)
 import CMalloc
 #endif
+import CoreMetrics
 import Logging
 import MeshProtocol
 import ServiceLifecycle
@@ -16,7 +17,8 @@ import Synchronization
 final class SignallingHub: Sendable {
     /// What a socket's writer task is told to do.
     enum Outgoing: Sendable {
-        case text(String)
+        /// `since`: when the frame that caused it was read, for the relay latency.
+        case text(String, since: ContinuousClock.Instant)
         case close(code: UInt16, reason: String)
     }
 
@@ -65,14 +67,17 @@ final class SignallingHub: Sendable {
     private let state: Mutex<State>
     let limits: Limits
     let logger: Logger
+    let metrics: ServerMetrics
     /// Where joins and departures in hub rooms are told, for their hubs to be started and stopped.
     private let hubRooms: AsyncStream<HubRoomChange>.Continuation?
 
     init(rules: Switchboard.Limits = .init(), limits: Limits = .init(), logger: Logger,
+         metrics: ServerMetrics = ServerMetrics(factory: NOOPMetricsHandler.instance),
          hubRooms: AsyncStream<HubRoomChange>.Continuation? = nil) {
         self.state = Mutex(State(switchboard: Switchboard(limits: rules)))
         self.limits = limits
         self.logger = logger
+        self.metrics = metrics
         self.hubRooms = hubRooms
     }
 
@@ -112,12 +117,14 @@ final class SignallingHub: Sendable {
     }
 
     func receive(_ text: String, from socket: SocketID) {
+        metrics.received(bytes: text.utf8.count)
         apply { state, lines in
             admit(socket, in: &state, lines: &lines) { $0.switchboard.receive(text, from: socket) }
         }
     }
 
-    func receiveBinary(from socket: SocketID) {
+    func receiveBinary(_ bytes: Int, from socket: SocketID) {
+        metrics.received(bytes: bytes)
         apply { state, lines in
             admit(socket, in: &state, lines: &lines) { $0.switchboard.receiveBinary(from: socket) }
         }
@@ -125,6 +132,7 @@ final class SignallingHub: Sendable {
 
     /// The socket's task wrote this many bytes of its outbox to the network.
     func written(_ bytes: Int, to socket: SocketID) {
+        metrics.sent(bytes: bytes)
         state.withLock { $0.connections[socket]?.queuedBytes -= bytes }
     }
 
@@ -136,7 +144,7 @@ final class SignallingHub: Sendable {
             let error = ProtocolError(.registerTimeout, "no valid 'new_user' within \(Self.shown(seconds)) s; closing")
             var outcome = state.switchboard.refuse(socket, type: nil, error)
             connection.closing = true
-            for delivery in outcome.deliveries { connection.outbox.yield(.text(delivery.text)) }
+            for delivery in outcome.deliveries { connection.outbox.yield(.text(delivery.text, since: .now)) }
             connection.outbox.yield(.close(code: 1008, reason: "not registered in time"))
             state.connections[socket] = connection
             outcome.deliveries = []
@@ -160,6 +168,12 @@ final class SignallingHub: Sendable {
     }
 
     var openSockets: Int { state.withLock { $0.connections.count } }
+
+    /// Sets the metrics' gauges of sockets, rooms and users to what the hub holds now.
+    func updateMetrics() {
+        let (sockets, rooms) = state.withLock { ($0.connections.count, $0.switchboard.roomSizes) }
+        metrics.update(sockets: sockets, roomSizes: rooms)
+    }
 
     /// Logs the summaries that are due, and hands freed memory back if sockets closed.
     func tick(now: ContinuousClock.Instant = .now) {
@@ -208,6 +222,7 @@ final class SignallingHub: Sendable {
 
     /// Runs one step and delivers its outcome under the same lock, then logs outside it.
     private func apply(_ step: (inout State, inout [LogLine]) -> Switchboard.Outcome) {
+        let now = ContinuousClock.now
         var lines: [LogLine] = []
         state.withLock { state in
             var outcome = step(&state, &lines)
@@ -232,10 +247,11 @@ final class SignallingHub: Sendable {
                     continue
                 }
                 connection.queuedBytes += bytes
-                connection.outbox.yield(.text(delivery.text))
+                connection.outbox.yield(.text(delivery.text, since: now))
                 state.connections[delivery.to] = connection
             }
             for event in outcome.events {
+                metrics.count(event)
                 if case .refused(let socket, _, _, _, let error) = event,
                    state.connections[socket]?.refusals.count(error.code, at: .now) == false {
                     continue

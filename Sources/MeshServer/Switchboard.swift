@@ -87,6 +87,9 @@ struct Switchboard {
 
     func isRegistered(_ socket: SocketID) -> Bool { sockets[socket]?.user != nil }
 
+    /// The users registered in each room that has any.
+    var roomSizes: [String: Int] { rooms.mapValues(\.count) }
+
     /// Users in a room, as the `list` field carries them.
     func list(of room: String) -> UserList {
         (rooms[room] ?? [:]).reduce(into: UserList()) { list, entry in

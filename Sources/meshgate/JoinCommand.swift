@@ -125,6 +125,8 @@ struct JoinCommand: AsyncParsableCommand {
     @OptionGroup(title: "Embedded server (without --server)")
     var listening: ListeningOptions
 
+    @OptionGroup var monitoring: MetricsOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -242,13 +244,17 @@ struct JoinCommand: AsyncParsableCommand {
             if case .auto = audio { logger.info("audio source", metadata: ["auto": "\(configuration.audio)"]) }
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let metrics = monitoring.endpoint()
+        configuration.metrics = metrics?.factory
         let serverURL: @Sendable () async -> String?
+        var embeddedServer: MeshServer?
         if server == nil {
             var serverConfiguration = ServerConfiguration()
             serverConfiguration.host = listening.host
             serverConfiguration.port = listening.port
             let listeningPort = AsyncStream<Int>.makeStream()
-            let embedded = MeshServer(configuration: serverConfiguration, logger: Logger(label: "meshgate.server"))
+            let embedded = MeshServer(configuration: serverConfiguration, logger: Logger(label: "meshgate.server"), metrics: metrics?.factory)
+            embeddedServer = embedded
             let shown = listening.shown
             for service in try embedded.services(onListening: { port in
                 var metadata: Logger.Metadata = ["url": "ws://\(shown.local):\(port)/", "open": "http://\(shown.local):\(port)/"]
@@ -267,6 +273,9 @@ struct JoinCommand: AsyncParsableCommand {
             serverURL = { [configuration] in configuration.serverURL }
         }
         configuration.serverURL = ""
+        if let metrics {
+            services.insert(.init(service: metrics.service(logger: logger) { [embeddedServer] in embeddedServer?.updateMetrics() }), at: 0)
+        }
         let gateway = GatewayService(configuration: configuration, serverURL: serverURL, logger: logger)
         services.append(.init(service: gateway, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "meshgate.services")))

@@ -73,6 +73,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Local address the hubs use for ICE (repeatable; default: every interface).", valueName: "IP"))
     var hubIceAddress: [String] = []
 
+    @OptionGroup var monitoring: MetricsOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -139,7 +141,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let tlsCert, let tlsKey { configuration.tls = .init(certificate: tlsCert, privateKey: tlsKey) }
 
         let logger = Logger(label: "meshgate.server")
-        let server = MeshServer(configuration: configuration, logger: logger)
+        let metrics = monitoring.endpoint()
+        let server = MeshServer(configuration: configuration, logger: logger, metrics: metrics?.factory)
         let secure = tlsCert != nil
         let shown = listening.shown
         do {
@@ -154,7 +157,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
             // Last, so that on shutdown the hubs leave first, while the server still runs.
             let hubs = HubRooms(server: server, template: hubTemplate, logger: logger)
-            let group = ServiceGroup(configuration: .init(services: services + [hubs], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            // First, so that it stops last: a scrape during shutdown still answers.
+            let monitor = metrics.map { [$0.service(logger: logger) { server.updateMetrics() }] } ?? []
+            let group = ServiceGroup(configuration: .init(services: monitor + services + [hubs], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         } catch let error as ServerError {
             throw RuntimeFailure(error.description)

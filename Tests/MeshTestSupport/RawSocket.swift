@@ -1,16 +1,15 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
-import MeshTestSupport
 #endif
 
 /// A bare TCP socket on loopback, for what a WebSocket library will not do:
 /// plain HTTP requests, and a client that never answers pings.
-final class RawSocket: Sendable {
+public final class RawSocket: Sendable {
     private let fd: Int32
 
     /// - Parameter receiveBuffer: a small kernel buffer, for a client that must fall behind soon.
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
+    public init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Timeout(description: "socket() failed") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -30,7 +29,7 @@ final class RawSocket: Sendable {
 
     deinit { close(fd) }
 
-    func write(_ bytes: [UInt8]) {
+    public func write(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -39,10 +38,10 @@ final class RawSocket: Sendable {
         }
     }
 
-    func write(_ text: String) { write(Array(text.utf8)) }
+    public func write(_ text: String) { write(Array(text.utf8)) }
 
     /// Reads until the peer closes or the receive timeout passes.
-    func readAll() -> [UInt8] {
+    public func readAll() -> [UInt8] {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -53,7 +52,7 @@ final class RawSocket: Sendable {
     }
 
     /// Reads until the end of the HTTP response head.
-    func readHead() -> String {
+    public func readHead() -> String {
         var result: [UInt8] = []
         var byte: UInt8 = 0
         while recv(fd, &byte, 1, 0) == 1 {
@@ -63,8 +62,17 @@ final class RawSocket: Sendable {
         return String(decoding: result, as: UTF8.self)
     }
 
+    /// `GET path` on loopback as HTTP/1.1, on a thread of its own; the response, head and body.
+    public static func get(_ path: String, port: Int) async throws -> String {
+        let http = try RawSocket(port: port)
+        return await onThread {
+            http.write("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n")
+            return String(decoding: http.readAll(), as: UTF8.self)
+        }
+    }
+
     /// Does the WebSocket handshake; returns the response head.
-    func upgrade(path: String = "/", headers: [String] = []) -> String {
+    public func upgrade(path: String = "/", headers: [String] = []) -> String {
         write("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
             + headers.map { $0 + "\r\n" }.joined() + "\r\n")
@@ -72,14 +80,14 @@ final class RawSocket: Sendable {
     }
 
     /// Sends one masked text frame, as a client must.
-    func sendText(_ text: String) {
+    public func sendText(_ text: String) {
         write(Self.frame(text))
     }
 
     /// One masked frame; text (opcode 1) unless told otherwise.
-    static func frame(_ text: String) -> [UInt8] { frame(opcode: 1, Array(text.utf8)) }
+    public static func frame(_ text: String) -> [UInt8] { frame(opcode: 1, Array(text.utf8)) }
 
-    static func frame(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+    public static func frame(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
         var frame: [UInt8] = [0x80 | opcode]
         if payload.count < 126 {
             frame.append(0x80 | UInt8(payload.count))
@@ -94,12 +102,12 @@ final class RawSocket: Sendable {
     }
 
     /// Writes on a thread of its own (see ``onThread(_:)``).
-    func writeDetached(_ bytes: [UInt8]) async {
+    public func writeDetached(_ bytes: [UInt8]) async {
         await onThread { self.write(bytes) }
     }
 
     /// One frame from the server (unmasked), or nil when the socket closed or timed out.
-    func readFrame() -> (opcode: UInt8, payload: [UInt8])? {
+    public func readFrame() -> (opcode: UInt8, payload: [UInt8])? {
         guard let head = read(2) else { return nil }
         var length = Int(head[1] & 0x7F)
         if length == 126 {
@@ -114,7 +122,7 @@ final class RawSocket: Sendable {
     }
 
     /// Skips frames until the server's close frame; returns its status code.
-    func closeCode() -> Int? {
+    public func closeCode() -> Int? {
         while let frame = readFrame() {
             if frame.opcode == 8 { return frame.payload.count >= 2 ? Int(frame.payload[0]) << 8 | Int(frame.payload[1]) : 0 }
         }
@@ -122,7 +130,7 @@ final class RawSocket: Sendable {
     }
 
     /// Skips text frames until one holds `text`; returns it.
-    func textFrame(containing text: String) -> String? {
+    public func textFrame(containing text: String) -> String? {
         while let frame = readFrame() {
             let string = String(decoding: frame.payload, as: UTF8.self)
             if frame.opcode == 1, string.contains(text) { return string }
@@ -131,7 +139,7 @@ final class RawSocket: Sendable {
     }
 
     /// Whether the server closes the connection within `seconds`, reading and dropping what it sends meanwhile.
-    func isClosedByServer(within seconds: Int) -> Bool {
+    public func isClosedByServer(within seconds: Int) -> Bool {
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -156,7 +164,7 @@ final class RawSocket: Sendable {
 
 /// Runs blocking socket calls on a thread of their own: a read or write that waits on
 /// the server must not hold one of the few threads the server's own tasks run on.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { done in
         Thread { done.resume(returning: body()) }.start()
     }
