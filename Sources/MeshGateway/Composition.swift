@@ -52,7 +52,7 @@ public enum ComposeTarget: Equatable, Sendable {
     }
 
     /// How it is named in logs: a stream's key (the URL's last part) is a secret.
-    var shown: String {
+    public var shown: String {
         switch self {
         case .file(let path, _): return path
         case .rtmp(let url):

@@ -127,6 +127,8 @@ struct JoinCommand: AsyncParsableCommand {
 
     @OptionGroup var monitoring: MetricsOptions
 
+    @OptionGroup var configFile: ConfigOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {

@@ -15,8 +15,21 @@ struct MeshGate: AsyncParsableCommand {
     /// Exit codes of DESIGN.md: 0 done, 2 bad usage, 1 runtime failure with a one-line reason.
     static func main() async {
         GStreamer.restartWithPlainMallocUnlessSet()
+        let commandLine = Array(CommandLine.arguments.dropFirst())
+        var layers: ConfigLayers?
         do {
-            var command = try parseAsRoot()
+            layers = try await ConfigLayers.resolve(commandLine, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
+            Foundation.exit(2)
+        }
+        do {
+            var command = try parseAsRoot(layers?.arguments ?? commandLine)
+            // Parsed first, so that it prints only a configuration that would run.
+            if let layers, commandLine.prefix(while: { $0 != "--" }).contains("--print-config") {
+                print(layers.printed())
+                return
+            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -24,7 +37,8 @@ struct MeshGate: AsyncParsableCommand {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                let message = fullMessage(for: error)
+                FileHandle.standardError.write(Data(((layers?.explained(message) ?? message) + "\n").utf8))
                 Foundation.exit(2)
             }
             exit(withError: error)

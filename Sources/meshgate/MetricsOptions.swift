@@ -6,7 +6,7 @@ import ServiceLifecycle
 
 /// `--metrics HOST:PORT`, for `serve` and `join`.
 struct MetricsOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics, a listener of their own (default: off).", valueName: "HOST:PORT"),
+    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics, on a listener of their own; off without it.", valueName: "HOST:PORT"),
             transform: { try MetricsAddress(argument: $0) })
     var metrics: MetricsAddress?
 

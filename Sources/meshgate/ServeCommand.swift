@@ -75,6 +75,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var monitoring: MetricsOptions
 
+    @OptionGroup var configFile: ConfigOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
