@@ -144,6 +144,37 @@ static inline gulong mg_pad_hold_after_first_buffer(GstPad *pad) {
     GstPadProbeType mask = GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST;
     return gst_pad_add_probe(pad, mask, mg_hold_after_first_probe, g_new0(gboolean, 1), g_free);
 }
+/// Overwrites each raw buffer with black (YUV video) or silence (signed PCM audio), the
+/// buffer's size, timing and caps unchanged: what follows, the encoders included, goes on
+/// as before.
+static GstPadProbeReturn mg_blank_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+    GstBuffer *buffer = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+    GST_PAD_PROBE_INFO_DATA(info) = buffer;
+    GstCaps *caps = gst_pad_get_current_caps(pad);
+    if (caps == NULL) return GST_PAD_PROBE_OK;
+    GstVideoInfo video;
+    if (g_str_has_prefix(gst_structure_get_name(gst_caps_get_structure(caps, 0)), "video/") && gst_video_info_from_caps(&video, caps)) {
+        GstVideoFrame frame;
+        if (gst_video_frame_map(&frame, &video, buffer, GST_MAP_WRITE)) {
+            for (guint plane = 0; plane < GST_VIDEO_FRAME_N_PLANES(&frame); plane++) {
+                memset(GST_VIDEO_FRAME_PLANE_DATA(&frame, plane), plane == 0 ? 16 : 128,
+                       (gsize)GST_VIDEO_FRAME_PLANE_STRIDE(&frame, plane) * GST_VIDEO_FRAME_COMP_HEIGHT(&frame, plane));
+            }
+            gst_video_frame_unmap(&frame);
+        }
+    } else {
+        GstMapInfo map;
+        if (gst_buffer_map(buffer, &map, GST_MAP_WRITE)) {
+            memset(map.data, 0, map.size);
+            gst_buffer_unmap(buffer, &map);
+        }
+    }
+    gst_caps_unref(caps);
+    return GST_PAD_PROBE_OK;
+}
+static inline gulong mg_pad_blank(GstPad *pad) {
+    return gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, mg_blank_probe, NULL, NULL);
+}
 /// Hands each buffer to the peer pad itself and tells upstream OK whatever the peer returned:
 /// an error below (a recording's full disk), or FLUSHING while what failed is taken away, then
 /// stops there instead of pausing every streaming thread above it up to the network. Without

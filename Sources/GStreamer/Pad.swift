@@ -84,6 +84,12 @@ public final class Pad: @unchecked Sendable {
         return Probe(pad: self, id: gst_pad_add_probe(pointer, mask, dropProbe, nil, nil))
     }
 
+    /// Turns what passes into black frames (I420 video) or silence (S16 audio) until the probe
+    /// returned is removed: timing, size and caps stay as they are.
+    public func blank() -> Probe {
+        Probe(pad: self, id: mg_pad_blank(pointer))
+    }
+
     /// Lets the first buffer through, so that its caps reach what follows, and holds every
     /// later one until the probe returned is removed.
     public func holdAfterFirstBuffer() -> Probe {

@@ -19,6 +19,8 @@ public final class Gateway: Sendable {
         case sourceRetry(name: String)
         case stop(reason: String)
         case snapshot(CheckedContinuation<GatewaySnapshot?, Never>)
+        /// `meshgate ctl`, answered in turn.
+        case control(ControlCommand, CheckedContinuation<ControlReply, Never>)
         case tick(Tick)
         /// A round of statistics for every peer has ended; the next may be scheduled.
         case statisticsDone(StatisticsUse)
@@ -37,8 +39,8 @@ public final class Gateway: Sendable {
         case liveness
         /// Time to see whether each network source still delivers.
         case sources
-        /// Time to bring `--metrics` up to date.
-        case metrics
+        /// Time to measure each peer's traffic (`--metrics`, `--control`).
+        case traffic
     }
 
     public let configuration: GatewayConfiguration
@@ -72,6 +74,13 @@ public final class Gateway: Sendable {
         }
     }
 
+    /// Does what `meshgate ctl` asks, in turn with everything else the gateway does.
+    public func control(_ command: ControlCommand) async -> ControlReply {
+        await withCheckedContinuation { continuation in
+            if case .terminated = post.yield(.control(command, continuation)) { continuation.resume(returning: .refused("the gateway has stopped")) }
+        }
+    }
+
     /// Joins the call at `configuration.serverURL` and runs until stopped, the duration
     /// passes, or a file source ends. Throws when the call cannot start or the media fails.
     public func run() async throws(GatewayError) {
@@ -85,7 +94,11 @@ public final class Gateway: Sendable {
         // Nothing may wait on the stream once no loop reads it.
         post.finish()
         for await event in events {
-            if case .snapshot(let continuation) = event { continuation.resume(returning: nil) }
+            switch event {
+            case .snapshot(let continuation): continuation.resume(returning: nil)
+            case .control(_, let continuation): continuation.resume(returning: .refused("the gateway has stopped"))
+            default: break
+            }
         }
         if let failure { throw failure }
     }

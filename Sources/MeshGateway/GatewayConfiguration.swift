@@ -83,6 +83,8 @@ public struct GatewayConfiguration: Sendable {
     public var statsInterval: Double? = nil
     /// Where per-peer, encoder and source metrics go (`--metrics`); nil: none are kept.
     public var metrics: (any MetricsFactory)? = nil
+    /// Whether `meshgate ctl` talks to it (`--control`): then each peer's traffic is measured.
+    public var control = false
 
     public init() {}
 

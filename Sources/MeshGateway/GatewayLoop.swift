@@ -113,7 +113,7 @@ final class GatewayLoop {
         scheduleNext(.report)
         scheduleNext(.liveness)
         scheduleNext(.sources)
-        scheduleNext(.metrics)
+        scheduleNext(.traffic)
     }
 
     /// Posts the next tick of a kind this gateway has. Statistics ticks are posted once the
@@ -128,8 +128,8 @@ final class GatewayLoop {
             gateway.post(.tick(.liveness), after: .seconds(1))
         case .sources where media.hasLiveInputs:
             gateway.post(.tick(.sources), after: .seconds(1))
-        case .metrics where metrics != nil:
-            gateway.post(.tick(.metrics), after: GatewayMetrics.interval)
+        case .traffic where metrics != nil || configuration.control:
+            gateway.post(.tick(.traffic), after: TrafficRates.interval)
         default:
             break
         }
@@ -170,18 +170,20 @@ final class GatewayLoop {
             scheduleNext(.sources)
         case .snapshot(let continuation):
             continuation.resume(returning: snapshot())
+        case .control(let command, let continuation):
+            continuation.resume(returning: await control(command))
         case .tick(.report):
             startStatisticsRound(for: .report)
         case .tick(.bitrate):
             startStatisticsRound(for: .bitrate)
-        case .tick(.metrics):
+        case .tick(.traffic):
             metrics?.update(media)
-            startStatisticsRound(for: .metrics)
+            startStatisticsRound(for: .traffic)
         case .statisticsDone(let use):
             switch use {
             case .report: scheduleNext(.report)
             case .bitrate: scheduleNext(.bitrate)
-            case .metrics: scheduleNext(.metrics)
+            case .traffic: scheduleNext(.traffic)
             }
         case .tick(.liveness):
             await checkLiveness()

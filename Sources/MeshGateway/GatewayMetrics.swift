@@ -4,10 +4,8 @@ import MeshProtocol
 
 /// What `join --metrics` shows: each peer's traffic (labelled with its id) from webrtcbin's
 /// statistics, the shared encoders and the sources. Brought up to date every
-/// ``GatewayMetrics/interval`` by the loop, which owns it.
+/// ``TrafficRates/interval`` by the loop, which owns it.
 final class GatewayMetrics {
-    static let interval = Duration.seconds(2)
-
     private let factory: any MetricsFactory
     private var peers: [PeerID: PeerMetrics] = [:]
     private let encoders: [VideoCodec: Gauge]
@@ -44,7 +42,7 @@ final class GatewayMetrics {
     func update(_ session: PeerSession, _ statistics: Statistics?) {
         let peer = peers[session.id] ?? PeerMetrics(id: session.id, factory: factory)
         peers[session.id] = peer
-        peer.update(session, statistics, now: .now)
+        peer.update(session, statistics)
     }
 
     /// The peer left: its series go, so that a scrape lists only the peers there are.
@@ -62,7 +60,7 @@ private final class PeerMetrics {
     private let rtt: Gauge
     private let jitter: Gauge
     private let state: Choice
-    private var last: (time: ContinuousClock.Instant, traffic: Statistics.Traffic, frames: Int)?
+    private var framesCounted = 0
 
     init(id: PeerID, factory: any MetricsFactory) {
         let peer = [("peer", id)]
@@ -75,21 +73,15 @@ private final class PeerMetrics {
         state = Choice(label: "meshgate_peer_state", dimensions: peer, values: PeerSession.shownStates, factory: factory)
     }
 
-    func update(_ session: PeerSession, _ statistics: Statistics?, now: ContinuousClock.Instant) {
+    func update(_ session: PeerSession, _ statistics: Statistics?) {
         state.set(session.shownState)
+        // A new connection to the same peer counts its frames again from zero.
         let frames = session.media.received.value
+        framesIn.increment(by: frames - (frames >= framesCounted ? framesCounted : 0))
+        framesCounted = frames
+        if let kbps = session.rates.kbpsIn { kbpsIn.record(kbps) }
+        if let kbps = session.rates.kbpsOut { kbpsOut.record(kbps) }
         guard let traffic = statistics?.traffic else { return }
-        // A new connection to the same peer starts its counts again from zero.
-        let previous = last.flatMap { $0.traffic.bytesIn <= traffic.bytesIn && $0.traffic.bytesOut <= traffic.bytesOut && $0.frames <= frames ? $0 : nil }
-        if let previous {
-            let seconds = Double((now - previous.time).milliseconds) / 1000
-            if seconds > 0 {
-                kbpsIn.record(Double(traffic.bytesIn - previous.traffic.bytesIn) * 8 / seconds / 1000)
-                kbpsOut.record(Double(traffic.bytesOut - previous.traffic.bytesOut) * 8 / seconds / 1000)
-            }
-        }
-        framesIn.increment(by: frames - (previous?.frames ?? 0))
-        last = (now, traffic, frames)
         packetsLost.record(traffic.packetsLost)
         if let seconds = traffic.rtt { rtt.record(seconds) }
         if let seconds = traffic.jitter { jitter.record(seconds) }

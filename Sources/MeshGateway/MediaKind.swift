@@ -1,5 +1,5 @@
 /// The RTP side of each codec MeshGate sends or receives.
-enum MediaKind: String, Sendable, CaseIterable {
+public enum MediaKind: String, Sendable, CaseIterable {
     case video, audio
 
     /// The kind of a stream by its caps name: `video/x-h264` is video, `audio/x-raw` audio.

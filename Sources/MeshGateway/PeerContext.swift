@@ -55,6 +55,6 @@ enum StatisticsUse: Sendable {
     case report
     /// Adapting the peer's own video bitrate (`--encode per-peer`).
     case bitrate
-    /// `--metrics`.
-    case metrics
+    /// Each peer's kbit/s (`--metrics`, `--control`).
+    case traffic
 }

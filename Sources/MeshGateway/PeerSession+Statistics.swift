@@ -73,6 +73,25 @@ extension PeerSession {
     static let shownStates = ["new", "connecting", "connected", "stalled", "disconnected", "failed", "closed"]
 }
 
+/// kbit/s each way between two rounds of statistics, ``interval`` apart.
+struct TrafficRates {
+    static let interval = Duration.seconds(2)
+
+    private(set) var kbpsIn: Double?
+    private(set) var kbpsOut: Double?
+    private var last: (time: ContinuousClock.Instant, traffic: Statistics.Traffic)?
+
+    mutating func update(_ traffic: Statistics.Traffic, now: ContinuousClock.Instant) {
+        // A new connection to the same peer starts its counts again from zero.
+        if let last, last.traffic.bytesIn <= traffic.bytesIn, last.traffic.bytesOut <= traffic.bytesOut, now > last.time {
+            let seconds = Double((now - last.time).milliseconds) / 1000
+            kbpsIn = Double(traffic.bytesIn - last.traffic.bytesIn) * 8 / seconds / 1000
+            kbpsOut = Double(traffic.bytesOut - last.traffic.bytesOut) * 8 / seconds / 1000
+        }
+        last = (now, traffic)
+    }
+}
+
 extension Statistics {
     /// What went each way, totals since the connection started.
     struct Traffic {

@@ -44,6 +44,8 @@ final class PeerSession {
     var bitrate: BitrateController
     /// Totals at the previous `--stats` line, for rates.
     var lastStatistics: (time: ContinuousClock.Instant, bytesIn: Int, bytesOut: Int)?
+    /// kbit/s each way, for `--metrics` and `meshgate ctl peers`.
+    var rates = TrafficRates()
 
     var state: PeerConnectionState { negotiation.state }
     var recordingPath: String? { media.recorder?.path }
@@ -200,7 +202,8 @@ final class PeerSession {
         case .statistics(let statistics, .bitrate):
             adaptBitrate(statistics)
             return []
-        case .statistics(let statistics, .metrics):
+        case .statistics(let statistics, .traffic):
+            if let traffic = statistics?.traffic { rates.update(traffic, now: .now) }
             context.metrics?.update(self, statistics)
             return []
         }

@@ -33,6 +33,8 @@ final class SendingMedia {
     /// `file:` sources wait for the first peer to connect, so that someone sees them from the
     /// start: the probe that holds each one.
     private var waitingFiles: [Probe] = []
+    /// What `meshgate ctl mute` blanks, by kind.
+    private var mutes: [MediaKind: Probe] = [:]
 
     /// Checks the sources and builds the pipeline (off the loop's thread: its elements load
     /// their plugins and open their devices), stopped.
@@ -361,6 +363,23 @@ final class SendingMedia {
         } catch {
             logger.warning("cannot open the source again", metadata: ["source": "\(input.input.source.shown)", "reason": "\(error)"])
         }
+    }
+
+    /// Sends black frames or silence in place of `kind` from now on, or the source again;
+    /// nothing else changes (no renegotiation, the encoders run on). A reason when it cannot.
+    func setMuted(_ kind: MediaKind, _ muted: Bool) -> String? {
+        guard feeds.sending.contains(kind) else { return "this gateway sends no \(kind.rawValue)" }
+        let passes = kind == .video ? feeds.passthrough != nil : audioPasses
+        guard !passes, let pad = pipeline.element(named: SendGraph.rawQueue(kind))?.staticPad("src") else {
+            // What passes through is never decoded, so there is nothing to blank.
+            return "\(kind.rawValue) cannot be muted: the source's own \(kind == .video ? "video" : "Opus") passes through as it comes; start with --transcode"
+        }
+        if muted, mutes[kind] == nil {
+            mutes[kind] = pad.blank()
+        } else if !muted {
+            mutes.removeValue(forKey: kind)?.remove()
+        }
+        return nil
     }
 
     /// Looks at whether each network source still delivers; returns those that stopped.

@@ -30,7 +30,8 @@ struct CommandOptions {
     /// value as their default, but without the option they are off.
     static let valueWhenAlone: Set<String> = ["play-audio"]
 
-    /// The options of `meshgate SUBCOMMAND`, or nil when there is no such subcommand.
+    /// The options of `meshgate SUBCOMMAND`, or nil when there is no such subcommand or it
+    /// takes no `--config`.
     static func of(_ subcommand: String) -> CommandOptions? {
         let message: String
         do {
@@ -40,6 +41,8 @@ struct CommandOptions {
             message = MeshGate.fullMessage(for: error)
         }
         guard let dump = try? JSONDecoder().decode(Dump.self, from: Data(message.utf8)), dump.command.commandName == subcommand else { return nil }
+        // Only a command that takes --config reads a file and the environment.
+        guard (dump.command.arguments ?? []).contains(where: { $0.longName == "config" }) else { return nil }
         let flags = (dump.command.arguments ?? []).filter { $0.kind == "flag" }.compactMap(\.longName)
         var options: [Option] = []
         for argument in dump.command.arguments ?? [] {

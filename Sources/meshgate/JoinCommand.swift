@@ -122,6 +122,9 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Print one JSON line per peer every SECONDS on stdout.", valueName: "SECONDS"))
     var stats: Double?
 
+    @Option(help: ArgumentHelp("Answer `meshgate ctl --control PATH` on this Unix socket (HTTP+JSON): peers, mute, unmute, leave.", valueName: "PATH"))
+    var control: String?
+
     @OptionGroup(title: "Embedded server (without --server)")
     var listening: ListeningOptions
 
@@ -228,6 +231,7 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.maxEarlyCandidates = maxEarlyCandidates
         configuration.duration = duration
         configuration.statsInterval = stats
+        configuration.control = control != nil
         return configuration
     }
 
@@ -279,6 +283,10 @@ struct JoinCommand: AsyncParsableCommand {
             services.insert(.init(service: metrics.service(logger: logger) { [embeddedServer] in embeddedServer?.updateMetrics() }), at: 0)
         }
         let gateway = GatewayService(configuration: configuration, serverURL: serverURL, logger: logger)
+        if let control {
+            try ControlEndpoint.check(control)
+            services.insert(.init(service: ControlEndpoint(path: control, gateway: { gateway.running }, logger: logger)), at: 0)
+        }
         services.append(.init(service: gateway, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "meshgate.services")))
         do {
@@ -300,12 +308,16 @@ final class GatewayService: Service, Sendable {
     private let serverURL: @Sendable () async -> String?
     private let logger: Logger
     private let failed = Mutex<GatewayError?>(nil)
+    private let current = Mutex<Gateway?>(nil)
 
     init(configuration: GatewayConfiguration, serverURL: @escaping @Sendable () async -> String?, logger: Logger) {
         self.configuration = configuration
         self.serverURL = serverURL
         self.logger = logger
     }
+
+    /// The gateway while it runs, for `--control`.
+    var running: Gateway? { current.withLock { $0 } }
 
     /// Why the gateway ended, when it failed.
     var failure: GatewayError? { failed.withLock { $0 } }
@@ -315,6 +327,8 @@ final class GatewayService: Service, Sendable {
         var configuration = configuration
         configuration.serverURL = url
         let gateway = Gateway(configuration: configuration, logger: logger)
+        current.withLock { $0 = gateway }
+        defer { current.withLock { $0 = nil } }
         do {
             try await withGracefulShutdownHandler {
                 try await gateway.run()

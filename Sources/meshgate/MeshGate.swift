@@ -9,7 +9,7 @@ struct MeshGate: AsyncParsableCommand {
         commandName: "meshgate",
         abstract: "A headless WebRTC media gateway and signalling server for mesh calls.",
         version: MeshServer.version,
-        subcommands: [JoinCommand.self, ServeCommand.self, DevicesCommand.self, PipelinesCommand.self]
+        subcommands: [JoinCommand.self, ServeCommand.self, CtlCommand.self, DevicesCommand.self, PipelinesCommand.self]
     )
 
     /// Exit codes of DESIGN.md: 0 done, 2 bad usage, 1 runtime failure with a one-line reason.

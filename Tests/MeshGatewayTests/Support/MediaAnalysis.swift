@@ -16,12 +16,17 @@ enum MediaAnalysis {
         return Array(raw[index * size ..< (index + 1) * size])
     }
 
-    /// The power of each pitch in `hertz` over all of `path`'s audio, against the power of the
-    /// whole signal (1: all of it at that pitch), by Goertzel's algorithm.
-    static func tones(in path: String, hertz: [Int]) async throws -> [Int: Double] {
+    /// The power of each pitch in `hertz` over `path`'s audio (or the part of it `window`
+    /// seconds before its end), against the power of the whole signal (1: all of it at that
+    /// pitch), by Goertzel's algorithm.
+    static func tones(in path: String, hertz: [Int], window: ClosedRange<Double>? = nil) async throws -> [Int: Double] {
         let rate = 16_000
         let raw = try await decode(path, ["!", "audioconvert", "!", "audioresample", "!", "audio/x-raw,format=S16LE,channels=1,rate=\(rate)"])
-        let samples = raw.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Double($0) / 32_768 }
+        var samples = raw.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Double($0) / 32_768 }
+        if let window {
+            let end = max(0, samples.count - Int(window.lowerBound * Double(rate)))
+            samples = Array(samples[max(0, samples.count - Int(window.upperBound * Double(rate)))..<end])
+        }
         let total = samples.reduce(0) { $0 + $1 * $1 }
         guard total > 0 else { return Dictionary(uniqueKeysWithValues: hertz.map { ($0, 0) }) }
         return Dictionary(uniqueKeysWithValues: hertz.map { frequency in

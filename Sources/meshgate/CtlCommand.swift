@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+
+struct CtlCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ctl",
+        abstract: "Control a running `meshgate join --control PATH`: list its peers, mute, unmute, leave.",
+        discussion: """
+            COMMAND is one of:
+              peers                  each peer: id, name, state, video codec, kbit/s in and out, recording
+              mute video|audio       send black frames or silence; connections and encoders stay
+              unmute video|audio     send the source again
+              leave                  leave the call (as SIGTERM does)
+            """
+    )
+
+    @Option(help: ArgumentHelp("The gateway's control socket, as given to `join --control`.", valueName: "PATH"))
+    var control: String
+
+    @Flag(help: "Print the gateway's answer as JSON.")
+    var json = false
+
+    @Argument(help: ArgumentHelp("What to do: peers, mute video|audio, unmute video|audio, leave.", valueName: "COMMAND"))
+    var command: [String]
+
+    /// The request a command is, or a usage error saying what is allowed.
+    static func request(for words: [String]) throws(ValidationError) -> (method: String, target: String) {
+        switch words {
+        case ["peers"]: return ("GET", "/peers")
+        case ["leave"]: return ("POST", "/leave")
+        case let words where words.count == 2 && ["mute", "unmute"].contains(words[0]):
+            guard ["video", "audio"].contains(words[1]) else { throw ValidationError("\(words[0]) takes video or audio, not '\(words[1])'") }
+            return ("POST", "/\(words[0])/\(words[1])")
+        default:
+            throw ValidationError("unknown command '\(words.joined(separator: " "))': give peers, mute video|audio, unmute video|audio, or leave")
+        }
+    }
+
+    func validate() throws {
+        _ = try Self.request(for: command)
+    }
+
+    func run() throws {
+        let (method, target) = try Self.request(for: command)
+        let answer = try ControlClient.request(method, target, at: control)
+        if json {
+            let data = (try? JSONSerialization.data(withJSONObject: answer.body, options: [.sortedKeys])) ?? Data()
+            print(String(decoding: data, as: UTF8.self))
+        }
+        guard answer.body["ok"] as? Bool == true else {
+            throw RuntimeFailure(answer.body["error"] as? String ?? "the gateway refused (HTTP \(answer.status))")
+        }
+        guard !json else { return }
+        if let peers = answer.body["peers"] as? [[String: Any]] {
+            print(Self.table(peers))
+        } else if let message = answer.body["message"] as? String {
+            print(message)
+        }
+    }
+
+    /// `meshgate ctl peers` for a person: one line per peer, columns aligned.
+    static func table(_ peers: [[String: Any]]) -> String {
+        let columns = [("ID", "id"), ("NAME", "name"), ("STATE", "state"), ("CODEC", "video_codec"),
+                       ("KBPS_IN", "kbps_in"), ("KBPS_OUT", "kbps_out"), ("RECORDING", "recording")]
+        let rows = [columns.map(\.0)] + peers.map { peer in columns.map { column in peer[column.1].map { "\($0)" } ?? "-" } }
+        let widths = columns.indices.map { index in rows.map { $0[index].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n") + (peers.isEmpty ? "\n(no peers)" : "")
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import MeshTestSupport
+import Testing
+
+/// `join --control PATH` and `meshgate ctl`: each command end to end, as a receiving peer
+/// sees and hears it.
+@Suite(.serialized)
+struct ControlTests {
+    static func ctl(_ socket: String, _ words: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await MeshgateProcess.run(["ctl", "--control", socket] + words)
+    }
+
+    /// The sender's pattern and tone; `ctl mute` turns them into black and silence for a
+    /// while, with the connection and the encoders kept (frames keep coming); `ctl unmute`
+    /// brings them back; `ctl peers` lists the receiver with its traffic; `ctl leave` ends
+    /// the sender as SIGTERM does and takes its socket away.
+    @Test func ctlListsPeersMutesUnmutesAndLeaves() async throws {
+        try await Call.run { call in
+            let socket = try temporaryDirectory("control") + "/sender.sock"
+            let sender = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "sender", "--video", "test", "--audio", "test:1000",
+                                              "--size", "320x240", "--fps", "15", "--ice-address", "127.0.0.1", "--control", socket])
+            let receiver = try await call.join("receiver")
+            try await receiver.waitForMedia(from: ["sender"])
+
+            let listed = try await eventually("ctl peers to show the receiver's traffic", within: .seconds(15)) { () async throws -> String? in
+                let run = try await Self.ctl(socket, ["peers"])
+                let line = run.stdout.split(separator: "\n").first { $0.hasPrefix("receiver ") }
+                return run.status == 0 && line?.contains("connected") == true && line?.contains(" - ") == false ? run.stdout : nil
+            }
+            #expect(listed.hasPrefix("ID"), "\(listed)")
+            let json = try await Self.ctl(socket, ["peers", "--json"])
+            let peers = try #require((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["peers"] as? [[String: Any]])
+            #expect(peers.count == 1 && peers[0]["id"] as? String == "receiver" && peers[0]["video_codec"] as? String == "vp8", "\(json.stdout)")
+            #expect((peers[0]["kbps_out"] as? Int ?? 0) > 50, "\(json.stdout)")
+
+            try await Task.sleep(for: .seconds(3))
+            for kind in ["video", "audio"] {
+                let muted = try await Self.ctl(socket, ["mute", kind])
+                #expect(muted.status == 0 && muted.stdout.contains("\(kind) muted"), "\(muted.stderr)")
+            }
+            let before = await receiver.videoBuffers(from: "sender")
+            try await Task.sleep(for: .seconds(3))
+            #expect(await receiver.videoBuffers(from: "sender") > before + 20, "muted video must still flow, as black frames")
+            for kind in ["video", "audio"] {
+                #expect(try await Self.ctl(socket, ["unmute", kind]).status == 0)
+            }
+            try await Task.sleep(for: .seconds(3))
+            let left = try await Self.ctl(socket, ["leave"])
+            #expect(left.status == 0 && left.stdout.contains("leaving"), "\(left.stderr)")
+            #expect(try await sender.exitCode() == 0, "\(sender.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: socket), "the control socket outlived the gateway")
+            try await eventually("the receiver to see the sender go") { try await receiver.snapshot().peers.isEmpty ? true : nil }
+            try await receiver.leave()
+
+            // The recording ends when the sender left: 3 s after unmuting, 6 s after muting.
+            let recording = try #require(receiver.recordings(of: "sender").first)
+            let end = try await MediaAnalysis.frame(of: recording, width: 160, height: 120, fromEnd: 1.2)
+            let muted = try await MediaAnalysis.frame(of: recording, width: 160, height: 120, fromEnd: 4.5)
+            let start = try await MediaAnalysis.frame(of: recording, width: 160, height: 120, fromEnd: 7.5)
+            let whole = (x: 0.0...1.0, y: 0.0...1.0)
+            for (frame, when) in [(start, "before muting"), (end, "after unmuting")] {
+                #expect(MediaAnalysis.spread(frame, width: 160, x: whole.x, y: whole.y) > 30, "no test pattern \(when)")
+            }
+            #expect(MediaAnalysis.mean(muted, width: 160, x: whole.x, y: whole.y) < 25, "not black while muted")
+            #expect(MediaAnalysis.spread(muted, width: 160, x: whole.x, y: whole.y) < 5, "not black while muted")
+            let heardMuted = try await MediaAnalysis.tones(in: recording, hertz: [1000], window: 3.8...5.2)
+            let heardAfter = try await MediaAnalysis.tones(in: recording, hertz: [1000], window: 0.5...2.0)
+            #expect(heardMuted[1000, default: 1] < 0.05, "the tone while muted: \(heardMuted)")
+            #expect(heardAfter[1000, default: 0] > 0.5, "no tone after unmuting: \(heardAfter)")
+        }
+    }
+
+    /// What cannot be done says why: an unknown command, a socket nobody answers on, a
+    /// second gateway on a taken socket, muting a kind the gateway does not send.
+    @Test func whatCannotBeDoneSaysWhy() async throws {
+        let unknown = try await Self.ctl("/nonexistent.sock", ["mute", "vidoe"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("mute takes video or audio, not 'vidoe'"), "\(unknown.stderr)")
+        let nobody = try await Self.ctl("/nonexistent.sock", ["peers"])
+        #expect(nobody.status == 1 && nobody.stderr.contains("cannot reach a gateway at /nonexistent.sock"), "\(nobody.stderr)")
+        let run = try await Self.ctl("/nonexistent.sock", ["dance"])
+        #expect(run.status == 2 && run.stderr.contains("unknown command 'dance'"), "\(run.stderr)")
+
+        try await Call.run { call in
+            let socket = try temporaryDirectory("control") + "/listener.sock"
+            let listener = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "listener", "--video", "none", "--audio", "test",
+                                                "--ice-address", "127.0.0.1", "--control", socket])
+            try await eventually("the control socket") { () throws -> Bool? in
+                guard listener.isRunning else { throw Timeout(description: "join exited: \(listener.stderr)") }
+                return listener.stderr.contains("control listening") ? true : nil
+            }
+            let refused = try await Self.ctl(socket, ["mute", "video"])
+            #expect(refused.status == 1 && refused.stderr.contains("this gateway sends no video"), "\(refused.stderr)")
+            let second = try await MeshgateProcess.run(["join", "--server", call.url + "/", "--id", "second", "--video", "none", "--audio", "none", "--control", socket])
+            #expect(second.status == 1 && second.stderr.contains("another gateway answers there"), "\(second.stderr)")
+            #expect(try await Self.ctl(socket, ["peers"]).stdout.contains("(no peers)"))
+            listener.signal(SIGTERM)
+            #expect(try await listener.exitCode() == 0)
+        }
+    }
+}
