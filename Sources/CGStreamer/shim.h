@@ -83,6 +83,7 @@ static inline GstElement *mg_pad_parent_element(GstPad *pad) { return gst_pad_ge
 static inline GstObject *mg_object_ref(gpointer object) { return gst_object_ref(object); }
 static inline void mg_object_unref(gpointer object) { gst_object_unref(object); }
 static inline void mg_gobject_unref(gpointer object) { g_object_unref(object); }
+static inline void mg_gobject_ref(gpointer object) { g_object_ref(object); }
 static inline GstEventType mg_probe_event_type(GstPadProbeInfo *info) {
     GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
     return event ? GST_EVENT_TYPE(event) : GST_EVENT_UNKNOWN;
@@ -96,6 +97,25 @@ static inline GstWebRTCSessionDescription *mg_description_from_text(GstWebRTCSDP
     return gst_webrtc_session_description_new(type, sdp);
 }
 
+/// A new data channel negotiated in band (DCEP), reliable and ordered; a reference the caller owns.
+static inline GstWebRTCDataChannel *mg_webrtc_create_data_channel(GstElement *webrtc, const char *label) {
+    GstWebRTCDataChannel *channel = NULL;
+    g_signal_emit_by_name(webrtc, "create-data-channel", label, NULL, &channel);
+    return channel;
+}
+static inline char *mg_data_channel_label(GstWebRTCDataChannel *channel) {
+    char *label = NULL;
+    g_object_get(channel, "label", &label, NULL);
+    return label;
+}
+/// Sends `text`; NULL when sent, else the reason (freed by the caller).
+static inline char *mg_data_channel_send(GstWebRTCDataChannel *channel, const char *text) {
+    GError *error = NULL;
+    if (gst_webrtc_data_channel_send_string_full(channel, text, &error)) return NULL;
+    char *reason = g_strdup(error ? error->message : "not sent");
+    g_clear_error(&error);
+    return reason;
+}
 static inline void mg_webrtc_create_offer(GstElement *webrtc, GstPromise *promise) {
     g_signal_emit_by_name(webrtc, "create-offer", NULL, promise);
 }
@@ -321,6 +341,23 @@ static inline gulong mg_connect_pad(gpointer instance, const char *signal, mg_pa
 }
 static inline gulong mg_connect_notify(gpointer instance, const char *signal, mg_notify_callback callback, gpointer data, GClosureNotify release) {
     return g_signal_connect_data(instance, signal, G_CALLBACK(callback), data, release, 0);
+}
+typedef void (*mg_data_channel_callback)(GstElement *webrtc, GstWebRTCDataChannel *channel, gpointer data);
+typedef void (*mg_channel_callback)(GstWebRTCDataChannel *channel, gpointer data);
+typedef void (*mg_channel_text_callback)(GstWebRTCDataChannel *channel, gchar *text, gpointer data);
+typedef void (*mg_channel_error_callback)(GstWebRTCDataChannel *channel, GError *error, gpointer data);
+
+static inline gulong mg_connect_data_channel(gpointer instance, mg_data_channel_callback callback, gpointer data, GClosureNotify release) {
+    return g_signal_connect_data(instance, "on-data-channel", G_CALLBACK(callback), data, release, 0);
+}
+static inline gulong mg_connect_channel(gpointer instance, const char *signal, mg_channel_callback callback, gpointer data, GClosureNotify release) {
+    return g_signal_connect_data(instance, signal, G_CALLBACK(callback), data, release, 0);
+}
+static inline gulong mg_connect_channel_text(gpointer instance, mg_channel_text_callback callback, gpointer data, GClosureNotify release) {
+    return g_signal_connect_data(instance, "on-message-string", G_CALLBACK(callback), data, release, 0);
+}
+static inline gulong mg_connect_channel_error(gpointer instance, mg_channel_error_callback callback, gpointer data, GClosureNotify release) {
+    return g_signal_connect_data(instance, "on-error", G_CALLBACK(callback), data, release, 0);
 }
 static inline void mg_disconnect(gpointer instance, gulong handler) {
     if (handler && g_signal_handler_is_connected(instance, handler)) g_signal_handler_disconnect(instance, handler);

@@ -8,6 +8,8 @@ public enum WebRTCEvent: Sendable {
     /// there until the owner links it and removes `blockProbe`.
     case incomingPad(Pad, blockProbe: Probe)
     case connectionState(PeerConnectionState)
+    /// A data channel the peer opened.
+    case dataChannel(DataChannel)
 }
 
 public enum PeerConnectionState: String, Sendable {
@@ -65,6 +67,17 @@ public final class WebRTCBin: Element, @unchecked Sendable {
         handlers.append(mg_connect_pad(pointer, "pad-added", onIncomingPad, pad.retainedPointer, releaseClosureBox))
         let state = CallbackBox<PeerConnectionState>({ handler(.connectionState($0)) })
         handlers.append(mg_connect_notify(pointer, "notify::connection-state", onConnectionState, state.retainedPointer, releaseClosureBox))
+        let channel = CallbackBox<DataChannel>({ handler(.dataChannel($0)) })
+        handlers.append(mg_connect_data_channel(pointer, onDataChannel, channel.retainedPointer, releaseClosureBox))
+    }
+
+    /// A data channel for text messages, negotiated in band: made before the offer, it adds
+    /// the offer's data section.
+    public func createDataChannel(label: String) throws -> DataChannel {
+        guard let channel = mg_webrtc_create_data_channel(pointer, label) else {
+            throw GStreamerError("webrtcbin made no data channel '\(label)' (it needs the sctp plugin of gstreamer1.0-plugins-bad)")
+        }
+        return DataChannel(adopting: channel)
     }
 
     /// Disconnects the handlers so nothing more is reported while the element is torn down.
@@ -203,6 +216,11 @@ private let onIncomingPad: @convention(c) (UnsafeMutablePointer<GstElement>?, Un
     guard let box = CallbackBox<(Pad, Probe)>.from(data) else { return }
     let handle = Pad(borrowing: pad)
     handle.blockAtFirstBuffer { [handle] probe in box.body((handle, probe)) }
+}
+
+private let onDataChannel: @convention(c) (UnsafeMutablePointer<GstElement>?, OpaquePointer?, gpointer?) -> Void = { _, channel, data in
+    guard let channel else { return }
+    CallbackBox<DataChannel>.from(data)?.body(DataChannel(borrowing: channel))
 }
 
 private let onConnectionState: @convention(c) (UnsafeMutablePointer<GObject>?, UnsafeMutablePointer<GParamSpec>?, gpointer?) -> Void = { object, _, data in

@@ -28,6 +28,8 @@ public final class Gateway: Sendable {
         case registerAgain
         /// Time to offer a peer whose network went away a new connection.
         case reconnectPeer(PeerID, attempt: Int)
+        /// A line of stdin to say on every chat channel (`--chat`); nil at its end.
+        case chatLine(String?)
     }
 
     enum Tick: Sendable {

@@ -85,6 +85,9 @@ public struct GatewayConfiguration: Sendable {
     public var metrics: (any MetricsFactory)? = nil
     /// Whether `meshgate ctl` talks to it (`--control`): then each peer's traffic is measured.
     public var control = false
+    /// `--chat`: stdin's lines go to every peer's chat channel, and what peers say is
+    /// printed on stdout as JSON lines.
+    public var chat = false
 
     public init() {}
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// `meshgate ctl`: each command done by the loop in turn, like any other event.
@@ -18,9 +19,47 @@ extension GatewayLoop {
             let now = muted ? (kind == .video ? "peers get black frames" : "peers get silence") : "peers get the source again"
             logger.info(muted ? "muted" : "unmuted", metadata: ["kind": "\(kind.rawValue)", "asked_by": "meshgate ctl"])
             return .done("\(kind.rawValue) \(muted ? "muted" : "unmuted"): \(now)")
+        case .recordStart(let directory):
+            return await startRecording(into: directory)
+        case .recordStop:
+            return await stopRecording()
         case .leave:
             gateway.stop(reason: "asked to leave (meshgate ctl leave)")
             return .done("leaving the call")
         }
+    }
+
+    private func startRecording(into directory: String) async -> ControlReply {
+        var isFolder: ObjCBool = false
+        guard directory.hasPrefix("/"), FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue else {
+            return .refused("no folder \(directory): make it first")
+        }
+        guard FileManager.default.isWritableFile(atPath: directory) else {
+            return .refused("cannot write in \(directory): give a folder the gateway's user may write in")
+        }
+        if let current = context.recording.directory { return .refused("already recording into \(current): stop that first") }
+        context.recording.directory = directory
+        var files: [String] = []
+        for session in peers.values.sorted(by: { $0.id < $1.id }) {
+            do {
+                if let path = try await session.startRecording(into: directory) { files.append(path) }
+            } catch {
+                logger.error("cannot record a peer", metadata: ["peer": "\(session.id)", "reason": "\(error)"])
+            }
+        }
+        logger.info("recording started", metadata: ["directory": "\(directory)", "files": "\(files.joined(separator: ", "))", "asked_by": "meshgate ctl"])
+        return .done(([ "recording into \(directory), and each peer that comes" ] + files).joined(separator: "\n"))
+    }
+
+    private func stopRecording() async -> ControlReply {
+        let wasRecording = context.recording.directory != nil
+        context.recording.directory = nil
+        var files: [String] = []
+        for session in peers.values.sorted(by: { $0.id < $1.id }) {
+            if let path = await session.stopRecording() { files.append(path) }
+        }
+        guard wasRecording || !files.isEmpty else { return .refused("nothing is being recorded") }
+        logger.info("recording stopped", metadata: ["files": "\(files.joined(separator: ", "))", "asked_by": "meshgate ctl"])
+        return .done((["recordings finalised: \(files.count)"] + files).joined(separator: "\n"))
     }
 }

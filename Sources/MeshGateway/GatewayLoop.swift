@@ -16,7 +16,7 @@ final class GatewayLoop {
     /// `--metrics`.
     private let metrics: GatewayMetrics?
     private let signalling: SignallingClient
-    private let context: PeerContext
+    let context: PeerContext
     var membership: Membership
     var peers: [PeerID: PeerSession] = [:]
     /// Video codecs each peer's answer refused: the next offer to it leaves them out.
@@ -57,7 +57,7 @@ final class GatewayLoop {
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
         refusals = Refusals(logger: logger, maxPeers: configuration.maxPeers)
         context = PeerContext(configuration: configuration, logger: logger, pipeline: media.pipeline, feeds: media.feeds,
-                              sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling, composer: composer, metrics: metrics,
+                              sourceVideo: media.passthroughWatch, encodedVideo: media.encodedVideo, signalling: signalling, composer: composer, metrics: metrics, recording: RecordingTarget(configuration.recordDirectory),
                               post: { post.yield($0) }, children: gateway.children)
     }
 
@@ -89,6 +89,7 @@ final class GatewayLoop {
             group.addTask { await children.run() }
             group.addTask { await signalling.run { post.yield(.signalling($0)) } }
             startTimers()
+            if configuration.chat { ChatInput.start { post.yield(.chatLine($0)) } }
             for await event in gateway.events {
                 if case .stop(let reason) = event {
                     logger.info("leaving", metadata: ["reason": "\(reason)"])
@@ -185,6 +186,10 @@ final class GatewayLoop {
             case .bitrate: scheduleNext(.bitrate)
             case .traffic: scheduleNext(.traffic)
             }
+        case .chatLine(let text?):
+            say(text)
+        case .chatLine(nil):
+            logger.info("stdin ended: chat goes on receiving, and sends nothing more")
         case .tick(.liveness):
             await checkLiveness()
             scheduleNext(.liveness)

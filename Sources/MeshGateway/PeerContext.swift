@@ -18,6 +18,8 @@ struct PeerContext {
     let composer: Composer?
     /// `--metrics`: each peer's statistics go there.
     let metrics: GatewayMetrics?
+    /// Where what peers send is recorded now: `--record`, then `meshgate ctl record`.
+    let recording: RecordingTarget
     let post: @Sendable (Gateway.Event) -> Void
     let children: ChildTasks
 
@@ -35,6 +37,15 @@ struct PeerContext {
     }
 }
 
+/// The folder recordings go to, nil while nothing is recorded; changed by the loop only.
+final class RecordingTarget {
+    var directory: String?
+
+    init(_ directory: String?) {
+        self.directory = directory
+    }
+}
+
 /// What happens to one peer connection, from GStreamer's threads and from timers; each is
 /// posted with the connection's serial, so that an event of a connection already replaced
 /// is dropped.
@@ -47,6 +58,7 @@ enum PeerEvent: Sendable {
     /// Time for the recording's streams to have started.
     case recordingDue
     case statistics(Statistics?, for: StatisticsUse)
+    case chat(DataChannelEvent)
 }
 
 /// Why statistics were asked for.

@@ -15,11 +15,23 @@ final class PeerMedia {
         let webrtcPad: Pad
     }
 
+    /// A stream from the peer, split so that a recording can start and stop while it flows.
+    private struct Incoming {
+        let kind: MediaKind
+        let codec: ReceivedCodec
+        /// webrtcbin's pad it comes from: where keyframes are asked for.
+        let pad: Pad
+        let split: Element
+        /// The branch into the recording, while there is one.
+        var recording: (bin: Bin, teePad: Pad)?
+    }
+
     let bin: Bin
     let webrtc: WebRTCBin
     private let pipeline: Pipeline
     private var sendBranches: [SendBranch] = []
     private var receiveBranches: [Bin] = []
+    private var incoming: [Incoming] = []
     private(set) var recorder: Recorder?
     /// Set once a recording failed: no new one starts for this connection.
     private var recordingStopped = false
@@ -133,11 +145,14 @@ final class PeerMedia {
         if !countingArrivals { countingArrivals = webrtc.countArrivingPackets(into: arrived) }
     }
 
-    /// Links a pad of remote media to the recorder (when `recording` says where) or a
-    /// counting sink, then lets it flow. `kinds` are what the peer said it sends: the
-    /// recording's muxer needs all its pads before it starts. With `composing`, the stream
-    /// is also given, as it comes, on a pad of this bin that is returned with its codec.
-    func receive(_ pad: Pad, held probe: Probe, recording: (directory: String, peer: PeerID, kinds: Set<MediaKind>)?,
+    /// What a recording is of: where it goes, whose it is, and the kinds the peer said it
+    /// sends (the recording's muxer needs all its pads before it starts).
+    typealias Recording = (directory: String, peer: PeerID, kinds: Set<MediaKind>)
+
+    /// Splits a pad of remote media into a counting sink (or ALSA, with `playAudio`) and,
+    /// when `recording` says where, the recorder, then lets it flow. With `composing`, the
+    /// stream is also given, as it comes, on a pad of this bin that is returned with its codec.
+    func receive(_ pad: Pad, held probe: Probe, recording: Recording?,
                  playAudio: String?, composing: Bool) async throws -> (pad: Pad, codec: ReceivedCodec)? {
         defer {
             probe.remove()
@@ -150,30 +165,28 @@ final class PeerMedia {
             try await link(pad, to: "fakesink sync=false async=false")
             return nil
         }
-        var pad = pad
+        let split = try await GStreamer.blocking { () throws -> Element in try Element.make("tee") }
+        split.set("allow-not-linked", true)
+        bin.add(split)
+        split.syncStateWithParent()
+        guard let sink = split.staticPad("sink"), let main = split.requestPad("src_%u") else {
+            throw GatewayError("cannot split a received stream")
+        }
+        try pad.link(sink)
         var composed: (pad: Pad, codec: ReceivedCodec)?
         if composing {
-            let split = try await GStreamer.blocking { () throws -> Element in try Element.make("tee") }
-            split.set("allow-not-linked", true)
-            bin.add(split)
-            split.syncStateWithParent()
-            guard let sink = split.staticPad("sink"), let mine = split.requestPad("src_%u"), let given = split.requestPad("src_%u") else {
-                throw GatewayError("cannot split a received stream")
-            }
-            try pad.link(sink)
-            pad = mine
-            composed = (try bin.addGhostPad(named: "composed_\(codec.kind.rawValue)_\(receiveBranches.count)", for: given), codec)
+            guard let given = split.requestPad("src_%u") else { throw GatewayError("cannot split a received stream") }
+            composed = (try bin.addGhostPad(named: "composed_\(codec.kind.rawValue)_\(incoming.count)", for: given), codec)
         }
+        incoming.append(Incoming(kind: codec.kind, codec: codec, pad: pad, split: split))
         let counter = codec.kind == .video ? received : receivedAudio
         if codec.kind == .video { pad.measureSenderLag(into: videoLag) }
-        let branch: Bin
         if let recording, !recordingStopped {
-            let recorder = try await recorderFor(recording)
-            // Leaky: while the muxer waits for the other stream's first buffer this one must not block webrtcbin.
-            branch = try await link(pad, to: "queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=3000000000 ! \(codec.depayloader) name=depay")
-            guard let source = branch.staticPad("src") else { throw GatewayError("receiving branch has no output") }
-            try recorder.attach(source, kind: codec.kind)
-        } else if codec.kind == .audio, let device = playAudio {
+            try await record(incoming.count - 1, into: recorderFor(recording))
+        }
+        let branch: Bin
+        let pad = main
+        if codec.kind == .audio, let device = playAudio {
             let sink = "alsasink async=false" + (device.isEmpty ? "" : " device=\(SendGraph.quoted(device))")
             branch = try await link(pad, to: "queue ! rtpopusdepay name=depay ! opusdec ! audioconvert ! audioresample ! \(sink)")
         } else {
@@ -183,7 +196,75 @@ final class PeerMedia {
         return composed
     }
 
-    private func recorderFor(_ recording: (directory: String, peer: PeerID, kinds: Set<MediaKind>)) async throws -> Recorder {
+    /// Adds the branch of stream `index` into `recorder`: depayloaded, as it comes.
+    private func record(_ index: Int, into recorder: Recorder) async throws {
+        let stream = incoming[index]
+        guard stream.recording == nil else { return }
+        // Leaky: while the muxer waits for the other stream's first buffer this one must not block webrtcbin.
+        let branch = try await GStreamer.blocking { () throws -> Bin in
+            try Bin.parse("queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=3000000000 ! \(stream.codec.depayloader)")
+        }
+        guard let sink = branch.staticPad("sink"), let source = branch.staticPad("src"), let teePad = stream.split.requestPad("src_%u") else {
+            throw GatewayError("cannot add a recording branch")
+        }
+        bin.add(branch)
+        branch.syncStateWithParent()
+        try recorder.attach(source, kind: stream.kind)
+        try teePad.link(sink)
+        incoming[index].recording = (branch, teePad)
+        // A recording that starts mid-stream starts at the next keyframe: ask for one now.
+        if stream.kind == .video { stream.pad.requestKeyframe() }
+    }
+
+    /// Whether any stream has come from the peer.
+    var receivesAnything: Bool { !incoming.isEmpty }
+
+    /// Starts recording everything this peer sends, from now on; returns the file. Nothing
+    /// when it records already.
+    func startRecording(_ recording: Recording) async throws -> String {
+        if let recorder { return recorder.path }
+        recordingStopped = false
+        let recorder = try await recorderFor(recording)
+        for index in incoming.indices { try await record(index, into: recorder) }
+        return recorder.path
+    }
+
+    /// Ends the recording: its streams end, the file is finalised. Returns the file.
+    func stopRecording() async -> String? {
+        guard let recorder else { return nil }
+        let branches = takeRecordingBranches()
+        for branch in branches {
+            await branch.teePad.unlinkWhenIdle()
+            branch.tee.releaseRequestPad(branch.teePad)
+            branch.bin.staticPad("sink")?.sendEOS()
+        }
+        await recorder.finish()
+        self.recorder = nil
+        await remove(branches.map(\.bin))
+        return recorder.path
+    }
+
+    private func takeRecordingBranches() -> [(bin: Bin, teePad: Pad, tee: Element)] {
+        var branches: [(bin: Bin, teePad: Pad, tee: Element)] = []
+        for index in incoming.indices {
+            guard let branch = incoming[index].recording else { continue }
+            branches.append((branch.bin, branch.teePad, incoming[index].split))
+            incoming[index].recording = nil
+        }
+        return branches
+    }
+
+    private func remove(_ branches: [Bin]) async {
+        let bin = bin
+        await GStreamer.blocking {
+            for branch in branches {
+                branch.setState(.null)
+                bin.remove(branch)
+            }
+        }
+    }
+
+    private func recorderFor(_ recording: Recording) async throws -> Recorder {
         if let recorder { return recorder }
         let made = try await Recorder.make(directory: recording.directory, peerID: recording.peer,
                                            kinds: recording.kinds.isEmpty ? [.video, .audio] : recording.kinds, bin: bin)
@@ -214,6 +295,12 @@ final class PeerMedia {
         await recorder.abandon()
         self.recorder = nil
         recordingStopped = true
+        let branches = takeRecordingBranches()
+        for branch in branches {
+            await branch.teePad.unlinkWhenIdle()
+            branch.tee.releaseRequestPad(branch.teePad)
+        }
+        await remove(branches.map(\.bin))
         return recorder.path
     }
 
@@ -227,8 +314,8 @@ final class PeerMedia {
         }
         // End what we receive from its entry, so the recording's muxer sees every stream end
         // and no streaming thread stays blocked in it when the elements stop.
-        for branch in receiveBranches {
-            guard let sink = branch.staticPad("sink") else { continue }
+        for stream in incoming {
+            guard let sink = stream.split.staticPad("sink") else { continue }
             sink.dropBuffers()
             sink.sendEOS()
         }
@@ -241,5 +328,6 @@ final class PeerMedia {
         }
         sendBranches.removeAll()
         receiveBranches.removeAll()
+        incoming.removeAll()
     }
 }

@@ -46,6 +46,7 @@ final class PeerSession {
     var lastStatistics: (time: ContinuousClock.Instant, bytesIn: Int, bytesOut: Int)?
     /// kbit/s each way, for `--metrics` and `meshgate ctl peers`.
     var rates = TrafficRates()
+    var chat = Chat()
 
     var state: PeerConnectionState { negotiation.state }
     var recordingPath: String? { media.recorder?.path }
@@ -82,6 +83,7 @@ final class PeerSession {
             logger.error("cannot connect to peer", metadata: ["peer": "\(id)", "reason": "\(error)"])
             return [.remove(reason: "failed")]
         }
+        openChat()
         var actions = negotiation.handle(.start(sends: plan.sends))
         if plan.sends, media.sendersHaveCaps { actions += negotiation.handle(.sendersReady) }
         return await perform(actions)
@@ -184,6 +186,12 @@ final class PeerSession {
         case .webrtc(.incomingPad(let pad, let probe)):
             await receive(pad, held: probe)
             return []
+        case .webrtc(.dataChannel(let channel)):
+            peerOpened(channel)
+            return []
+        case .chat(let event):
+            handleChat(event)
+            return []
         case .webrtc(.connectionState(let new)):
             if new != state { logger.info("peer \(new.rawValue)", metadata: ["peer": "\(id)"]) }
             return await perform(negotiation.handle(.connectionState(new)))
@@ -217,19 +225,41 @@ final class PeerSession {
     private func receive(_ pad: Pad, held probe: Probe) async {
         logger.debug("receiving", metadata: ["peer": "\(id)", "caps": "\(pad.caps?.description ?? "none")"])
         let hadRecorder = media.recorder != nil
-        // The remote description says what the peer sends; the muxer needs all its pads before it starts.
-        let kinds = Set((remoteSummary?.lines ?? []).filter(\.sends).compactMap { MediaKind(rawValue: $0.kind) })
         do {
-            let composed = try await media.receive(pad, held: probe, recording: configuration.recordDirectory.map { ($0, id, kinds) },
+            let composed = try await media.receive(pad, held: probe, recording: context.recording.directory.map { ($0, id, announcedKinds) },
                                                    playAudio: configuration.playAudioDevice, composing: context.composer != nil)
             if let composed { await context.composer?.attach(composed.pad, codec: composed.codec, of: id) }
         } catch {
             logger.error("cannot receive media", metadata: ["peer": "\(id)", "reason": "\(error)"])
         }
-        if !hadRecorder, media.recorder != nil {
-            let post = context.poster(for: id, serial: serial)
-            context.children.after(.seconds(3)) { post(.recordingDue) }
-        }
+        if !hadRecorder, media.recorder != nil { scheduleRecordingDue() }
+    }
+
+    /// What the remote description says the peer sends: the recording's muxer needs all its
+    /// pads before it starts.
+    private var announcedKinds: Set<MediaKind> {
+        Set((remoteSummary?.lines ?? []).filter(\.sends).compactMap { MediaKind(rawValue: $0.kind) })
+    }
+
+    /// Streams that have not come in 3 s are ended in the recording, so that it is written.
+    private func scheduleRecordingDue() {
+        let post = context.poster(for: id, serial: serial)
+        context.children.after(.seconds(3)) { post(.recordingDue) }
+    }
+
+    /// `meshgate ctl record start`: records what this peer sends from now on into `directory`;
+    /// the file, or nil when nothing has come from it yet (its streams record as they come).
+    func startRecording(into directory: String) async throws -> String? {
+        guard media.receivesAnything else { return nil }
+        let hadRecorder = media.recorder != nil
+        let path = try await media.startRecording((directory, id, announcedKinds))
+        if !hadRecorder { scheduleRecordingDue() }
+        return path
+    }
+
+    /// `meshgate ctl record stop`: the file finalised, if there was one.
+    func stopRecording() async -> String? {
+        await media.stopRecording()
     }
 
     // MARK: - Doing what the negotiation says
@@ -353,6 +383,7 @@ final class PeerSession {
 
     /// Removes everything of this peer from the pipeline, finalising its recording.
     func tearDown() async {
+        closeChat()
         await media.tearDown()
     }
 }

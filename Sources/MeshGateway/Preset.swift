@@ -85,10 +85,13 @@ public struct Preset: Sendable, Equatable {
         var folders: [URL] = []
         if let custom = ProcessInfo.processInfo.environment["MESHGATE_PIPELINES"] { folders.append(URL(fileURLWithPath: custom)) }
         folders.append(URL(fileURLWithPath: "pipelines"))
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        // .build/<triple>/release/meshgate in a checkout; <prefix>/bin/meshgate when installed.
+        // The binary itself, wherever it was started from (arguments[0] is a bare name when found on PATH).
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        // .build/<triple>/release/meshgate in a checkout; <prefix>/bin/meshgate when installed by
+        // hand; /usr/lib/meshgate/meshgate from the package (`scripts/package`).
         folders.append(binary.appendingPathComponent("../../../pipelines").standardizedFileURL)
         folders.append(binary.appendingPathComponent("../share/meshgate/pipelines").standardizedFileURL)
+        folders.append(binary.appendingPathComponent("../../share/meshgate/pipelines").standardizedFileURL)
         return folders
     }
 }

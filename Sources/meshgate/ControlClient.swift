@@ -15,7 +15,7 @@ enum ControlClient {
         return true
     }
 
-    static func request(_ method: String, _ target: String, at path: String) throws(RuntimeFailure) -> Answer {
+    static func request(_ method: String, _ target: String, body: Data = Data(), at path: String) throws(RuntimeFailure) -> Answer {
         let socket: Int32
         do {
             socket = try connect(path)
@@ -25,7 +25,8 @@ enum ControlClient {
         defer { close(socket) }
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request = Array("\(method) \(target) HTTP/1.1\r\nHost: meshgate\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+        let head = "\(method) \(target) HTTP/1.1\r\nHost: meshgate\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let request = Array(head.utf8) + Array(body)
         guard request.withUnsafeBytes({ send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
             throw RuntimeFailure("the gateway at \(path) closed the connection")
         }

@@ -46,6 +46,16 @@ struct ControlEndpoint: Service {
             router.post("/mute/\(kind.rawValue)") { _, _ in await reply(.mute(kind)) }
             router.post("/unmute/\(kind.rawValue)") { _, _ in await reply(.unmute(kind)) }
         }
+        router.post("/record/start") { request, _ in
+            var request = request
+            let body = try await request.collectBody(upTo: 65536)
+            guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+                  let directory = object["directory"] as? String, directory.hasPrefix("/") else {
+                return Self.json(["ok": false, "error": "give {\"directory\": \"/absolute/folder\"}"], status: .badRequest)
+            }
+            return await reply(.recordStart(directory: directory))
+        }
+        router.post("/record/stop") { _, _ in await reply(.recordStop) }
         router.post("/leave") { _, _ in await reply(.leave) }
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)

@@ -4,12 +4,14 @@ import Foundation
 struct CtlCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ctl",
-        abstract: "Control a running `meshgate join --control PATH`: list its peers, mute, unmute, leave.",
+        abstract: "Control a running `meshgate join --control PATH`: list its peers, mute, unmute, record, leave.",
         discussion: """
             COMMAND is one of:
               peers                  each peer: id, name, state, video codec, kbit/s in and out, recording
               mute video|audio       send black frames or silence; connections and encoders stay
               unmute video|audio     send the source again
+              record start DIR       record each peer into DIR (a file per peer), from now on
+              record stop            finalise the recordings
               leave                  leave the call (as SIGTERM does)
             """
     )
@@ -20,19 +22,27 @@ struct CtlCommand: ParsableCommand {
     @Flag(help: "Print the gateway's answer as JSON.")
     var json = false
 
-    @Argument(help: ArgumentHelp("What to do: peers, mute video|audio, unmute video|audio, leave.", valueName: "COMMAND"))
+    @Argument(help: ArgumentHelp("What to do: peers, mute video|audio, unmute video|audio, record start DIR, record stop, leave.", valueName: "COMMAND"))
     var command: [String]
 
     /// The request a command is, or a usage error saying what is allowed.
-    static func request(for words: [String]) throws(ValidationError) -> (method: String, target: String) {
+    static func request(for words: [String]) throws(ValidationError) -> (method: String, target: String, body: Data) {
         switch words {
-        case ["peers"]: return ("GET", "/peers")
-        case ["leave"]: return ("POST", "/leave")
+        case ["peers"]: return ("GET", "/peers", Data())
+        case ["leave"]: return ("POST", "/leave", Data())
+        case ["record", "stop"]: return ("POST", "/record/stop", Data())
+        case let words where words.count == 3 && words[0] == "record" && words[1] == "start":
+            // The gateway runs elsewhere: a relative folder is this shell's.
+            let folder = URL(fileURLWithPath: words[2], relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+            let body = (try? JSONSerialization.data(withJSONObject: ["directory": folder])) ?? Data()
+            return ("POST", "/record/start", body)
+        case let words where words.first == "record":
+            throw ValidationError("record takes start DIR or stop")
         case let words where words.count == 2 && ["mute", "unmute"].contains(words[0]):
             guard ["video", "audio"].contains(words[1]) else { throw ValidationError("\(words[0]) takes video or audio, not '\(words[1])'") }
-            return ("POST", "/\(words[0])/\(words[1])")
+            return ("POST", "/\(words[0])/\(words[1])", Data())
         default:
-            throw ValidationError("unknown command '\(words.joined(separator: " "))': give peers, mute video|audio, unmute video|audio, or leave")
+            throw ValidationError("unknown command '\(words.joined(separator: " "))': give peers, mute video|audio, unmute video|audio, record start DIR, record stop, or leave")
         }
     }
 
@@ -41,8 +51,8 @@ struct CtlCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (method, target) = try Self.request(for: command)
-        let answer = try ControlClient.request(method, target, at: control)
+        let (method, target, body) = try Self.request(for: command)
+        let answer = try ControlClient.request(method, target, body: body, at: control)
         if json {
             let data = (try? JSONSerialization.data(withJSONObject: answer.body, options: [.sortedKeys])) ?? Data()
             print(String(decoding: data, as: UTF8.self))

@@ -122,6 +122,9 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Print one JSON line per peer every SECONDS on stdout.", valueName: "SECONDS"))
     var stats: Double?
 
+    @Flag(help: "Chat: send each line of stdin to every peer, and print what peers send as JSON lines on stdout.")
+    var chat = false
+
     @Option(help: ArgumentHelp("Answer `meshgate ctl --control PATH` on this Unix socket (HTTP+JSON): peers, mute, unmute, leave.", valueName: "PATH"))
     var control: String?
 
@@ -232,6 +235,7 @@ struct JoinCommand: AsyncParsableCommand {
         configuration.duration = duration
         configuration.statsInterval = stats
         configuration.control = control != nil
+        configuration.chat = chat
         return configuration
     }
 

@@ -70,6 +70,46 @@ struct ControlTests {
         }
     }
 
+    /// `ctl record start DIR` records each peer there from then on, peers that come later too;
+    /// `ctl record stop` finalises the files, which play: the peers' own size, video and audio.
+    @Test func ctlRecordsFromStartToStop() async throws {
+        try await Call.run { call in
+            let socket = try temporaryDirectory("control") + "/recorder.sock"
+            let folder = try temporaryDirectory("ctl-recordings")
+            let recorder = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "recorder", "--video", "test", "--audio", "test",
+                                                "--size", "320x240", "--fps", "15", "--ice-address", "127.0.0.1", "--control", socket])
+            let first = try await call.join("first", record: false)
+            try await first.waitForMedia(from: ["recorder"])
+            let nothing = try await Self.ctl(socket, ["record", "stop"])
+            #expect(nothing.status == 1 && nothing.stderr.contains("nothing is being recorded"), "\(nothing.stderr)")
+            let missing = try await Self.ctl(socket, ["record", "start", folder + "/missing"])
+            #expect(missing.status == 1 && missing.stderr.contains("no folder \(folder)/missing"), "\(missing.stderr)")
+
+            let started = try await Self.ctl(socket, ["record", "start", folder])
+            #expect(started.status == 0 && started.stdout.contains("\(folder)/first-"), "\(started.stdout) \(started.stderr)")
+            let again = try await Self.ctl(socket, ["record", "start", folder])
+            #expect(again.status == 1 && again.stderr.contains("already recording into \(folder)"), "\(again.stderr)")
+            // A peer that comes while recording is recorded too.
+            let second = try await call.join("second", record: false) { $0.width = 160; $0.height = 120 }
+            try await second.waitForMedia(from: ["recorder"])
+            try await Task.sleep(for: .seconds(3))
+            let stopped = try await Self.ctl(socket, ["record", "stop"])
+            #expect(stopped.status == 0 && stopped.stdout.contains("recordings finalised: 2"), "\(stopped.stdout) \(stopped.stderr)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+            try #require(files.count == 2, "\(files)")
+            for (file, size) in zip(files, [(320, 240), (160, 120)]) {
+                let media = try await DecodedMedia.decode(folder + "/" + file)
+                #expect(media.width == size.0 && media.height == size.1 && media.videoFrames >= 15 && media.audioBuffers > 0, "\(file): \(media)")
+            }
+            // Stopped means stopped: nothing more is written.
+            let sizes = files.map { (try? FileManager.default.attributesOfItem(atPath: folder + "/" + $0)[.size] as? Int) ?? 0 }
+            try await Task.sleep(for: .seconds(1))
+            #expect(files.map { (try? FileManager.default.attributesOfItem(atPath: folder + "/" + $0)[.size] as? Int) ?? 0 } == sizes)
+            recorder.signal(SIGTERM)
+            #expect(try await recorder.exitCode() == 0)
+        }
+    }
+
     /// What cannot be done says why: an unknown command, a socket nobody answers on, a
     /// second gateway on a taken socket, muting a kind the gateway does not send.
     @Test func whatCannotBeDoneSaysWhy() async throws {

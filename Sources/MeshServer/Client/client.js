@@ -28,6 +28,7 @@ let localStream = new MediaStream();
 let lastList = [];
 let joinSentAt = null;        // performance.now() at our last new_user
 const problems = [];
+const chatLog = [];           // {from, text}, the latest 200: what the chat box shows
 
 // "stun:host:port" or "turn:user:password@host:port" (also turns:).
 function parseIceServer(text) {
@@ -151,6 +152,12 @@ class Peer {
         });
       }
     };
+    this.chat = null;
+    // The offerer opens the connection's chat channel; the answerer takes it. Nothing else is kept.
+    this.pc.ondatachannel = (event) => {
+      if (event.channel.label === 'chat' && !this.chat) this.adopt(event.channel);
+      else event.channel.close();
+    };
     this.pc.onconnectionstatechange = () => {
       this.showLabel();
       if (this.pc.connectionState === 'failed') showStatus(this.name + ': connection failed', true);
@@ -165,6 +172,13 @@ class Peer {
     this.tile.append(this.video, this.label);
     $('grid').append(this.tile);
     this.showLabel();
+  }
+
+  adopt(channel) {
+    this.chat = channel;
+    channel.onmessage = (event) => {
+      if (typeof event.data === 'string' && event.data.length <= 16384) showChat(this.name, event.data);
+    };
   }
 
   sender(kind) {
@@ -185,6 +199,7 @@ class Peer {
   // receives, and a toggle later is a replaceTrack, never a renegotiation.
   offer() {
     this.role = 'offer';
+    if (!isHub) this.adopt(this.pc.createDataChannel('chat'));
     for (const kind of ['audio', 'video']) {
       const transceiver = this.pc.addTransceiver(localTrack(kind) || kind, { direction: 'sendrecv', streams: [localStream] });
       if (kind === 'video') preferCodec(transceiver);
@@ -243,6 +258,7 @@ class Peer {
   }
 
   close() {
+    this.chat?.close();
     this.pc.close();
     this.tile.remove();
     peers.delete(this.id);
@@ -259,6 +275,33 @@ function peer(id, name) {
     existing.showLabel();
   }
   return existing;
+}
+
+// MARK: - Chat
+
+// Text only, as textContent: a message is never markup.
+function showChat(from, text) {
+  chatLog.push({ from, text });
+  if (chatLog.length > 200) chatLog.shift();
+  const item = document.createElement('li');
+  const name = document.createElement('b');
+  name.textContent = from + ': ';
+  item.append(name, text);
+  $('messages').append(item);
+  while ($('messages').children.length > 200) $('messages').firstElementChild.remove();
+  item.scrollIntoView({ block: 'nearest' });
+}
+
+// Says `text` on every open chat channel; returns how many peers it went to.
+function say(text) {
+  text = text.trim();
+  if (!text) return 0;
+  let told = 0;
+  for (const p of peers.values()) {
+    if (p.chat?.readyState === 'open') { p.chat.send(text); told++; }
+  }
+  showChat('You', told ? text : text + ' (nobody to hear it yet)');
+  return told;
 }
 
 // Autoplay with sound needs a user gesture; a kiosk that joined by URL plays muted until a click.
@@ -369,6 +412,7 @@ async function join() {
   $('join').hidden = true;
   $('controls').hidden = false;
   $('self').querySelector('figcaption').textContent = username + ' (you)';
+  $('chat').hidden = isHub;
   joined = true;
   await openLocalMedia();
   connect();
@@ -386,6 +430,7 @@ function leave() {
   localStream = new MediaStream();
   $('preview').srcObject = null;
   $('controls').hidden = true;
+  $('chat').hidden = true;
   $('join').hidden = false;
   showStatus('left the call');
 }
@@ -397,6 +442,7 @@ async function state() {
     id: myId, name: username, room: roomPath, joined, registered,
     socket: socket ? ['connecting', 'open', 'closing', 'closed'][socket.readyState] : 'closed',
     list: lastList,
+    chat: [...chatLog],
     local: Object.fromEntries(localStream.getTracks().map((t) => [t.kind, t.getSettings()])),
     problems: [...problems],
     peers: {},
@@ -437,7 +483,7 @@ async function report() {
   setTimeout(report, 1000);
 }
 
-window.meshgate = { state, join, leave, peers };
+window.meshgate = { state, join, leave, say, peers };
 
 $('room').textContent = roomPath === '/' ? '' : (isHub ? 'hub room ' : 'room ') + decodeURIComponent(roomPath.replace(/^\/(room|hub)\//, ''));
 document.body.classList.toggle('hub', isHub);
@@ -445,6 +491,11 @@ $('hubnote').hidden = !isHub;
 $('name').value = username;
 $('join').addEventListener('submit', (event) => { event.preventDefault(); join(); });
 $('leave').addEventListener('click', leave);
+$('say').addEventListener('submit', (event) => {
+  event.preventDefault();
+  say($('saytext').value);
+  $('saytext').value = '';
+});
 $('mic').addEventListener('click', () => toggle('mic'));
 $('camera').addEventListener('click', () => toggle('camera'));
 $('unmute').addEventListener('click', () => {

@@ -11,6 +11,13 @@ struct BrowserReport: Decodable, Sendable {
     let local: [String: Settings]
     let problems: [String]
     let peers: [String: Peer]
+    /// The chat box's messages, oldest first (pages of the original design have none).
+    let chat: [ChatLine]?
+
+    struct ChatLine: Decodable, Sendable {
+        let from: String
+        let text: String
+    }
 
     struct Settings: Decodable, Sendable {
         let width: Int?

@@ -10,6 +10,8 @@ final class MeshgateProcess: Sendable {
         let text = Mutex<(stdout: String, stderr: String, openStreams: Int)>(("", "", 2))
     }
     private let output = Output()
+    /// Its stdin, when the test writes to it.
+    private let input: FileHandle?
 
     /// `meshgate` sits beside the test bundle in the build folder.
     static var binary: String {
@@ -17,8 +19,12 @@ final class MeshgateProcess: Sendable {
         return bundle.appendingPathComponent("meshgate").path
     }
 
-    init(_ arguments: [String], environment: [String: String] = [:], executable: String = binary) throws {
+    /// - Parameter input: give the process a stdin the test writes (``write(line:)``); else it has none.
+    init(_ arguments: [String], environment: [String: String] = [:], executable: String = binary, input: Bool = false) throws {
         process = Process()
+        let stdin = Pipe()
+        if input { process.standardInput = stdin }
+        self.input = input ? stdin.fileHandleForWriting : nil
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
@@ -63,6 +69,11 @@ final class MeshgateProcess: Sendable {
     }
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Writes `line` and a newline to its stdin.
+    func write(line: String) {
+        input?.write(Data((line + "\n").utf8))
+    }
 
     var pid: Int32 { process.processIdentifier }
 
