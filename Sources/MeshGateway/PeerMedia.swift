@@ -181,18 +181,18 @@ final class PeerMedia {
         incoming.append(Incoming(kind: codec.kind, codec: codec, pad: pad, split: split))
         let counter = codec.kind == .video ? received : receivedAudio
         if codec.kind == .video { pad.measureSenderLag(into: videoLag) }
+        let branch: Bin
+        if codec.kind == .audio, let device = playAudio {
+            let sink = "alsasink async=false" + (device.isEmpty ? "" : " device=\(SendGraph.quoted(device))")
+            branch = try await link(main, to: "queue ! rtpopusdepay name=depay ! opusdec ! audioconvert ! audioresample ! \(sink)")
+        } else {
+            branch = try await link(main, to: "queue ! \(codec.depayloader) name=depay ! fakesink sync=false async=false")
+        }
+        branch.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
+        // Last: a recording that cannot start costs the recording, not the stream.
         if let recording, !recordingStopped {
             try await record(incoming.count - 1, into: recorderFor(recording))
         }
-        let branch: Bin
-        let pad = main
-        if codec.kind == .audio, let device = playAudio {
-            let sink = "alsasink async=false" + (device.isEmpty ? "" : " device=\(SendGraph.quoted(device))")
-            branch = try await link(pad, to: "queue ! rtpopusdepay name=depay ! opusdec ! audioconvert ! audioresample ! \(sink)")
-        } else {
-            branch = try await link(pad, to: "queue ! \(codec.depayloader) name=depay ! fakesink sync=false async=false")
-        }
-        branch.element(named: "depay")?.staticPad("src")?.countBuffers(into: counter)
         return composed
     }
 
@@ -209,10 +209,16 @@ final class PeerMedia {
         }
         bin.add(branch)
         branch.syncStateWithParent()
-        try recorder.attach(source, kind: stream.kind)
-        try teePad.link(sink)
+        do {
+            try recorder.attach(source, kind: stream.kind)
+            try teePad.link(sink)
+        } catch {
+            stream.split.releaseRequestPad(teePad)
+            await remove([branch])
+            throw GatewayError("cannot record the peer's \(stream.kind.rawValue): \(error)")
+        }
         incoming[index].recording = (branch, teePad)
-        // A recording that starts mid-stream starts at the next keyframe: ask for one now.
+        // A recording that starts mid-stream decodes from the peer's next keyframe: ask for one now.
         if stream.kind == .video { stream.pad.requestKeyframe() }
     }
 
