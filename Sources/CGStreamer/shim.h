@@ -84,6 +84,9 @@ static inline GstObject *mg_object_ref(gpointer object) { return gst_object_ref(
 static inline void mg_object_unref(gpointer object) { gst_object_unref(object); }
 static inline void mg_gobject_unref(gpointer object) { g_object_unref(object); }
 static inline void mg_gobject_ref(gpointer object) { g_object_ref(object); }
+static inline void mg_object_set_object(gpointer object, const char *property, gpointer value) {
+    g_object_set(object, property, value, NULL);
+}
 static inline GstEventType mg_probe_event_type(GstPadProbeInfo *info) {
     GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
     return event ? GST_EVENT_TYPE(event) : GST_EVENT_UNKNOWN;

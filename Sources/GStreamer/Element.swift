@@ -51,6 +51,11 @@ public class Element: @unchecked Sendable {
         mg_object_set_string(gobject, property, text)
     }
 
+    /// Sets a property that holds a pad (an input-selector's `active-pad`).
+    public func set(_ property: String, pad: Pad) {
+        mg_object_set_object(gobject, property, UnsafeMutableRawPointer(pad.pointer))
+    }
+
     /// An int property's value.
     public func int(_ property: String) -> Int { Int(mg_object_get_int(gobject, property)) }
     public func set(_ property: String, _ value: Bool) { set(property, value ? "true" : "false") }

@@ -19,6 +19,10 @@ extension GatewayLoop {
                 }
             } else if Composer.owns(source) {
                 await compositionFailed(at: source, reason: text)
+            } else if SourceSwitch.owns(source) {
+                if let kind = await switcher.failed(inPath: source) {
+                    logger.warning("the switched-in source failed; back to the source it started with", metadata: ["kind": "\(kind.rawValue)", "reason": "\(text)"])
+                }
             } else if let input = media.input(inPath: source), input.isLive {
                 await sourceLost(input.name, reason: text)
             } else {

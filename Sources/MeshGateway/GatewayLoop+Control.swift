@@ -19,6 +19,16 @@ extension GatewayLoop {
             let now = muted ? (kind == .video ? "peers get black frames" : "peers get silence") : "peers get the source again"
             logger.info(muted ? "muted" : "unmuted", metadata: ["kind": "\(kind.rawValue)", "asked_by": "meshgate ctl"])
             return .done("\(kind.rawValue) \(muted ? "muted" : "unmuted"): \(now)")
+        case .source(let kind, let text):
+            if let reason = media.unalterable(kind, doing: "switched") { return .refused(reason) }
+            do throws(GatewayError) {
+                let target = try SourceSwitch.Target(text, kind: kind)
+                try await switcher.switchTo(target, kind: kind)
+                logger.info("source switched", metadata: ["kind": "\(kind.rawValue)", "to": "\(target.shown)", "asked_by": "meshgate ctl"])
+                return .done("\(kind.rawValue) now comes from \(target.shown)")
+            } catch {
+                return .refused(error.description)
+            }
         case .recordStart(let directory):
             return await startRecording(into: directory)
         case .recordStop:

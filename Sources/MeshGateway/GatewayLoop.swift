@@ -15,6 +15,8 @@ final class GatewayLoop {
     var composer: Composer?
     /// `--metrics`.
     private let metrics: GatewayMetrics?
+    /// `meshgate ctl source`.
+    let switcher: SourceSwitch
     private let signalling: SignallingClient
     let context: PeerContext
     var membership: Membership
@@ -52,6 +54,7 @@ final class GatewayLoop {
                 "to": "\(target.shown)", "size": "\(configuration.composeWidth)x\(configuration.composeHeight)", "fps": "\(configuration.composeFPS)",
             ])
         }
+        switcher = SourceSwitch(pipeline: media.pipeline)
         metrics = configuration.metrics.map { GatewayMetrics(factory: $0, codecs: configuration.videoCodecs) }
         signalling = SignallingClient(url: configuration.serverURL, link: configuration.signallingLink, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)

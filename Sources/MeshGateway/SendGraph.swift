@@ -14,6 +14,8 @@ struct SendGraph {
     static func videoTee(_ codec: VideoCodec) -> String { "video_tee_\(codec.rawValue)" }
     /// The queue before the shared encoder of `codec`, where it is gated while no peer takes it.
     static func encoderQueue(_ codec: VideoCodec) -> String { "video_encode_\(codec.rawValue)" }
+    /// The input-selector of each kind's raw media: `meshgate ctl source` switches what feeds it.
+    static func selector(_ kind: MediaKind) -> String { "\(kind.rawValue)_select" }
     /// The queue of each kind's raw media before its encoders (or the raw tee), where muting blanks it.
     static func rawQueue(_ kind: MediaKind) -> String { "\(kind.rawValue)_raw" }
     /// The queues after a `file:` source's decoder, where the file waits for the first peer.
@@ -123,6 +125,7 @@ struct SendGraph {
             // that waited for the first peer, or a camera that stalled.
             parts.append("\(video) ! videoconvert ! videoscale ! videorate max-duplication-time=1000000000 "
                 + "! video/x-raw,format=I420,width=\(c.width),height=\(c.height),framerate=\(c.fps)/1,pixel-aspect-ratio=1/1 "
+                + "! input-selector name=\(Self.selector(.video)) sync-streams=false "
                 + "! queue name=\(Self.rawQueue(.video)) max-size-buffers=3 max-size-bytes=0 max-size-time=0 leaky=downstream "
                 + "! tee name=\(Self.videoTee) allow-not-linked=true")
             if once {
@@ -136,6 +139,7 @@ struct SendGraph {
         if let audio {
             // What Opus takes, fixed here: the tees are never renegotiated as peers come.
             parts.append("\(audio) ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=[1,2] "
+                + "! input-selector name=\(Self.selector(.audio)) sync-streams=false "
                 + "! queue name=\(Self.rawQueue(.audio)) max-size-buffers=5 max-size-bytes=0 max-size-time=0 leaky=downstream "
                 + (once ? "! \(Opus.encoder(name: Self.audioEncoder)) " : "")
                 + "! tee name=\(Self.audioTee) allow-not-linked=true")

@@ -368,16 +368,26 @@ final class SendingMedia {
     /// Sends black frames or silence in place of `kind` from now on, or the source again;
     /// nothing else changes (no renegotiation, the encoders run on). A reason when it cannot.
     func setMuted(_ kind: MediaKind, _ muted: Bool) -> String? {
-        guard feeds.sending.contains(kind) else { return "this gateway sends no \(kind.rawValue)" }
-        let passes = kind == .video ? feeds.passthrough != nil : audioPasses
-        guard !passes, let pad = pipeline.element(named: SendGraph.rawQueue(kind))?.staticPad("src") else {
-            // What passes through is never decoded, so there is nothing to blank.
-            return "\(kind.rawValue) cannot be muted: the source's own \(kind == .video ? "video" : "Opus") passes through as it comes; start with --transcode"
-        }
+        if let reason = unalterable(kind, doing: "muted") { return reason }
+        guard let pad = pipeline.element(named: SendGraph.rawQueue(kind))?.staticPad("src") else { return "\(kind.rawValue) cannot be muted here" }
         if muted, mutes[kind] == nil {
             mutes[kind] = pad.blank()
         } else if !muted {
             mutes.removeValue(forKey: kind)?.remove()
+        }
+        return nil
+    }
+
+    /// Why what is sent of `kind` cannot be `doing` (muted, switched): nothing is sent, or
+    /// it passes through as it comes and is never decoded. Nil when it can.
+    func unalterable(_ kind: MediaKind, doing: String) -> String? {
+        guard feeds.sending.contains(kind) else { return "this gateway sends no \(kind.rawValue)" }
+        if configuration.isHub {
+            return "\(kind.rawValue) cannot be \(doing) here"
+        }
+        let passes = kind == .video ? feeds.passthrough != nil : audioPasses
+        guard !passes else {
+            return "\(kind.rawValue) cannot be \(doing): the source's own \(kind == .video ? "video" : "Opus") passes through as it comes; start with --transcode"
         }
         return nil
     }

@@ -46,11 +46,16 @@ struct ControlEndpoint: Service {
             router.post("/mute/\(kind.rawValue)") { _, _ in await reply(.mute(kind)) }
             router.post("/unmute/\(kind.rawValue)") { _, _ in await reply(.unmute(kind)) }
         }
+        for kind in MediaKind.allCases {
+            router.post("/source/\(kind.rawValue)") { request, _ in
+                guard let source = try await Self.field("source", of: request) else {
+                    return Self.json(["ok": false, "error": "give {\"source\": \"test\"}"], status: .badRequest)
+                }
+                return await reply(.source(kind, source))
+            }
+        }
         router.post("/record/start") { request, _ in
-            var request = request
-            let body = try await request.collectBody(upTo: 65536)
-            guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-                  let directory = object["directory"] as? String, directory.hasPrefix("/") else {
+            guard let directory = try await Self.field("directory", of: request), directory.hasPrefix("/") else {
                 return Self.json(["ok": false, "error": "give {\"directory\": \"/absolute/folder\"}"], status: .badRequest)
             }
             return await reply(.recordStart(directory: directory))
@@ -71,6 +76,13 @@ struct ControlEndpoint: Service {
         )
         defer { unlink(path) }
         try await application.run()
+    }
+
+    /// A string field of the request's JSON body.
+    private static func field(_ name: String, of request: Request) async throws -> String? {
+        var request = request
+        let body = try await request.collectBody(upTo: 65536)
+        return (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any])?[name] as? String
     }
 
     private static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {

@@ -4,12 +4,14 @@ import Foundation
 struct CtlCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ctl",
-        abstract: "Control a running `meshgate join --control PATH`: list its peers, mute, unmute, record, leave.",
+        abstract: "Control a running `meshgate join --control PATH`: list its peers, mute, unmute, switch sources, record, leave.",
         discussion: """
             COMMAND is one of:
               peers                  each peer: id, name, state, video codec, kbit/s in and out, recording
               mute video|audio       send black frames or silence; connections and encoders stay
               unmute video|audio     send the source again
+              source video SOURCE    feed the video encoders from test, v4l2[:DEVICE] or original
+              source audio SOURCE    feed the audio encoder from test[:HZ], alsa[:DEVICE] or original
               record start DIR       record each peer into DIR (a file per peer), from now on
               record stop            finalise the recordings
               leave                  leave the call (as SIGTERM does)
@@ -22,7 +24,7 @@ struct CtlCommand: ParsableCommand {
     @Flag(help: "Print the gateway's answer as JSON.")
     var json = false
 
-    @Argument(help: ArgumentHelp("What to do: peers, mute video|audio, unmute video|audio, record start DIR, record stop, leave.", valueName: "COMMAND"))
+    @Argument(help: ArgumentHelp("What to do: peers, mute video|audio, unmute video|audio, source video|audio SOURCE, record start DIR, record stop, leave.", valueName: "COMMAND"))
     var command: [String]
 
     /// The request a command is, or a usage error saying what is allowed.
@@ -36,13 +38,17 @@ struct CtlCommand: ParsableCommand {
             let folder = URL(fileURLWithPath: words[2], relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
             let body = (try? JSONSerialization.data(withJSONObject: ["directory": folder])) ?? Data()
             return ("POST", "/record/start", body)
+        case let words where words.count == 3 && words[0] == "source" && ["video", "audio"].contains(words[1]):
+            return ("POST", "/source/\(words[1])", (try? JSONSerialization.data(withJSONObject: ["source": words[2]])) ?? Data())
+        case let words where words.first == "source":
+            throw ValidationError("source takes video or audio, then a source: test, v4l2[:DEVICE], alsa[:DEVICE], original")
         case let words where words.first == "record":
             throw ValidationError("record takes start DIR or stop")
         case let words where words.count == 2 && ["mute", "unmute"].contains(words[0]):
             guard ["video", "audio"].contains(words[1]) else { throw ValidationError("\(words[0]) takes video or audio, not '\(words[1])'") }
             return ("POST", "/\(words[0])/\(words[1])", Data())
         default:
-            throw ValidationError("unknown command '\(words.joined(separator: " "))': give peers, mute video|audio, unmute video|audio, record start DIR, record stop, or leave")
+            throw ValidationError("unknown command '\(words.joined(separator: " "))': give peers, mute video|audio, unmute video|audio, source video|audio SOURCE, record start DIR, record stop, or leave")
         }
     }
 

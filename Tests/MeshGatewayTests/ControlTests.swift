@@ -110,6 +110,52 @@ struct ControlTests {
         }
     }
 
+    /// `ctl source` feeds the encoders from another source and back: a receiver records the
+    /// file the sender started with (a ball on black, a 440 Hz tone), then the test pattern and
+    /// a 1500 Hz tone, then the file again, all in one connection (one recording).
+    @Test func ctlSwitchesSourcesWithoutRenegotiating() async throws {
+        let clip = try await Clip.make(seconds: 2)
+        try await Call.run { call in
+            let socket = try temporaryDirectory("control") + "/switch.sock"
+            let sender = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "sender", "--video", "file:\(clip)", "--audio", "file:\(clip)",
+                                              "--loop", "--transcode", "--size", "320x240", "--fps", "15", "--ice-address", "127.0.0.1", "--control", socket])
+            let receiver = try await call.join("receiver")
+            try await receiver.waitForMedia(from: ["sender"])
+            try await Task.sleep(for: .seconds(3))
+            for (kind, source) in [("video", "test"), ("audio", "test:1500")] {
+                let switched = try await Self.ctl(socket, ["source", kind, source])
+                #expect(switched.status == 0 && switched.stdout.contains("\(kind) now comes from"), "\(switched.stderr)")
+            }
+            try await Task.sleep(for: .seconds(3))
+            for kind in ["video", "audio"] {
+                let back = try await Self.ctl(socket, ["source", kind, "original"])
+                #expect(back.status == 0 && back.stdout.contains("the source it started with"), "\(back.stderr)")
+            }
+            let refused = try await Self.ctl(socket, ["source", "video", "file:/elsewhere.mkv"])
+            #expect(refused.status == 1 && refused.stderr.contains("can be switched to original, test, v4l2"), "\(refused.stderr)")
+            let missing = try await Self.ctl(socket, ["source", "video", "v4l2:/dev/video99"])
+            #expect(missing.status == 1 && missing.stderr.contains("no camera at /dev/video99"), "\(missing.stderr)")
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await Self.ctl(socket, ["leave"]).status == 0)
+            #expect(try await sender.exitCode() == 0, "\(sender.stderr)")
+            try await eventually("the receiver to see the sender go") { try await receiver.snapshot().peers.isEmpty ? true : nil }
+            try await receiver.leave()
+
+            let recordings = receiver.recordings(of: "sender")
+            try #require(recordings.count == 1, "a switch renegotiated: \(recordings)")
+            let whole = (x: 0.0...1.0, y: 0.0...1.0)
+            for (fromEnd, ball) in [(1.5, true), (4.5, false), (7.5, true)] {
+                let frame = try await MediaAnalysis.frame(of: recordings[0], width: 160, height: 120, fromEnd: fromEnd)
+                let mean = MediaAnalysis.mean(frame, width: 160, x: whole.x, y: whole.y)
+                #expect(ball ? mean < 50 : mean > 80, "\(fromEnd) s before the end: mean \(mean), expected \(ball ? "the ball" : "the pattern")")
+            }
+            let switched = try await MediaAnalysis.tones(in: recordings[0], hertz: [440, 1500], window: 3.8...5.2)
+            let back = try await MediaAnalysis.tones(in: recordings[0], hertz: [440, 1500], window: 0.5...2.0)
+            #expect(switched[1500, default: 0] > 0.5 && switched[440, default: 1] < 0.05, "while switched: \(switched)")
+            #expect(back[440, default: 0] > 0.5 && back[1500, default: 1] < 0.05, "after switching back: \(back)")
+        }
+    }
+
     /// What cannot be done says why: an unknown command, a socket nobody answers on, a
     /// second gateway on a taken socket, muting a kind the gateway does not send.
     @Test func whatCannotBeDoneSaysWhy() async throws {
