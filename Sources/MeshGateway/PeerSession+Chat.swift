@@ -3,9 +3,9 @@ import GStreamer
 import Logging
 import MeshProtocol
 
-/// Each connection's `chat` data channel: the offerer makes it before its offer, the
-/// answerer takes the peer's. With `--chat`, what peers say is printed as JSON lines;
-/// whatever the peer sends, it costs only that line.
+/// Each connection's `chat` data channel: the offerer makes it before its offer (a gateway
+/// with `--chat`; the browser client always), the answerer takes the peer's. With `--chat`,
+/// what peers say is printed as JSON lines; whatever the peer sends, it costs only that line.
 extension PeerSession {
     static let chatLabel = "chat"
     /// Longest chat message sent or printed; longer ones are dropped, and the log says so.
@@ -13,9 +13,11 @@ extension PeerSession {
     /// Messages a second one peer may have printed, on average, and at once.
     static let chatRate = (perSecond: 20.0, burst: 50)
 
-    /// As the offerer: the channel, made before the offer so that the offer carries it.
+    /// As the offerer with `--chat`: the channel, made before the offer so that the offer
+    /// carries it. Without `--chat` nothing would read it: the connection carries no SCTP
+    /// association of its own making (a peer that opens one still gets its channel taken).
     func openChat() {
-        guard !configuration.isHub else { return }
+        guard configuration.chat, !configuration.isHub else { return }
         do {
             adopt(try media.webrtc.createDataChannel(label: Self.chatLabel))
         } catch {
