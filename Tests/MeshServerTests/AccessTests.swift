@@ -44,7 +44,7 @@ import MeshTestSupport
         let server = try await TestServer.start()
         let alice = try await TestClient.join(server.url + "/room/secretroom", id: "secretuser")
         _ = alice
-        let page = try Self.get("/status", port: server.port)
+        let page = try await RawSocket.get("/status", port: server.port)
         #expect(page.hasPrefix("HTTP/1.1 200"))
         #expect(page.contains(MeshServer.version))
         #expect(page.contains("ws://127.0.0.1:\(server.port)/"))
@@ -56,24 +56,18 @@ import MeshTestSupport
     @Test func theBrowserClientIsServedForEveryRoomAndNothingElse() async throws {
         let server = try await TestServer.start()
         for path in ["/", "/room/kitchen", "/room/kitchen/"] {
-            let page = try Self.get(path, port: server.port)
+            let page = try await RawSocket.get(path, port: server.port)
             #expect(page.hasPrefix("HTTP/1.1 200"), "\(path)")
             #expect(page.contains("<script src=\"/assets/client.js\"></script>"), "\(path)")
         }
-        let script = try Self.get("/assets/client.js", port: server.port)
+        let script = try await RawSocket.get("/assets/client.js", port: server.port)
         #expect(script.lowercased().contains("content-type: text/javascript"))
         #expect(script.contains("send_aswer"))
-        #expect(try Self.get("/assets/client.css", port: server.port).lowercased().contains("content-type: text/css"))
+        #expect(try await RawSocket.get("/assets/client.css", port: server.port).lowercased().contains("content-type: text/css"))
         for path in ["/room/a/b", "/room/", "/nothing", "/assets/nothing.js"] {
-            #expect(try Self.get(path, port: server.port).hasPrefix("HTTP/1.1 404"), "\(path)")
+            #expect(try await RawSocket.get(path, port: server.port).hasPrefix("HTTP/1.1 404"), "\(path)")
         }
         try await server.stop()
-    }
-
-    static func get(_ path: String, port: Int) throws -> String {
-        let http = try RawSocket(port: port)
-        http.write("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n")
-        return String(decoding: http.readAll(), as: UTF8.self)
     }
 
     @Test func shutdownClosesEverySocketWithGoingAway() async throws {
