@@ -34,8 +34,8 @@ struct MetricsAddress {
         self.port = port
     }
 
-    /// As a URL's authority: `[::1]:9100`.
-    var shown: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// As a URL's authority with `port` (the one bound, for port 0): `[::1]:9100`.
+    func shown(port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// The registry everything counts into, and the listener that serves it.
@@ -54,10 +54,9 @@ struct MetricsSetup {
     }
 
     func service(logger: Logger, beforeScrape: @escaping @Sendable () -> Void = {}) -> any Service {
-        let host = address.host
+        let address = address
         return MetricsEndpoint.service(host: address.host, port: address.port, registry: registry, logger: logger, beforeScrape: beforeScrape) { port in
-            let shown = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-            logger.info("metrics listening", metadata: ["url": "http://\(shown)/metrics"])
+            logger.info("metrics listening", metadata: ["url": "http://\(address.shown(port: port))/metrics"])
         }
     }
 }
