@@ -155,17 +155,64 @@ static inline gboolean mg_element_seek_start(GstElement *element, gboolean flush
     gst_iterator_free(pads);
     return sent;
 }
-/// Lets the first buffer through (its caps reach the encoders, and offers need them) and
-/// blocks on every later one until the probe is removed.
+/// What a hold after the first buffer keeps: whether it passed, and its running time
+/// (-1 until known), read from another thread.
+typedef struct {
+    gboolean passed;
+    gint64 running_time;
+} MgFirstBuffer;
+/// Lets the first buffer through (its caps reach the encoders, and offers need them), noting
+/// its running time, and blocks on every later one until the probe is removed.
 static GstPadProbeReturn mg_hold_after_first_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
-    gboolean *passed = data;
-    if (*passed) return GST_PAD_PROBE_OK;
-    *passed = TRUE;
+    MgFirstBuffer *first = data;
+    if (first->passed) return GST_PAD_PROBE_OK;
+    first->passed = TRUE;
+    GstBuffer *buffer = (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) ? GST_PAD_PROBE_INFO_BUFFER(info)
+        : gst_buffer_list_get(GST_PAD_PROBE_INFO_BUFFER_LIST(info), 0);
+    GstEvent *event = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+    if (event != NULL && buffer != NULL && GST_BUFFER_PTS_IS_VALID(buffer)) {
+        const GstSegment *segment;
+        gst_event_parse_segment(event, &segment);
+        guint64 time = gst_segment_to_running_time(segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));
+        if (time != GST_CLOCK_TIME_NONE) __atomic_store_n(&first->running_time, (gint64)time, __ATOMIC_RELEASE);
+    }
+    if (event != NULL) gst_event_unref(event);
     return GST_PAD_PROBE_PASS;
 }
-static inline gulong mg_pad_hold_after_first_buffer(GstPad *pad) {
+static inline gulong mg_pad_hold_after_first_buffer(GstPad *pad, MgFirstBuffer **noted) {
     GstPadProbeType mask = GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST;
-    return gst_pad_add_probe(pad, mask, mg_hold_after_first_probe, g_new0(gboolean, 1), g_free);
+    MgFirstBuffer *first = g_new0(MgFirstBuffer, 1);
+    first->running_time = -1;
+    if (noted != NULL) *noted = first;
+    return gst_pad_add_probe(pad, mask, mg_hold_after_first_probe, first, g_free);
+}
+/// Drops each buffer whose running time is not past the last one's: where sources are
+/// switched, the one switched in may start a little behind the one before, and what follows
+/// (encoders, receivers, their recordings) takes time that goes back as a broken stream.
+static GstPadProbeReturn mg_monotonic_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+    gint64 *last = data;
+    GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+    if (buffer == NULL || !GST_BUFFER_PTS_IS_VALID(buffer)) return GST_PAD_PROBE_OK;
+    GstEvent *event = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+    if (event == NULL) return GST_PAD_PROBE_OK;
+    const GstSegment *segment;
+    gst_event_parse_segment(event, &segment);
+    guint64 time = gst_segment_to_running_time(segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));
+    gst_event_unref(event);
+    if (time == GST_CLOCK_TIME_NONE) return GST_PAD_PROBE_OK;
+    gint64 previous = __atomic_load_n(last, __ATOMIC_ACQUIRE);
+    if (previous >= 0 && (gint64)time <= previous) return GST_PAD_PROBE_DROP;
+    __atomic_store_n(last, (gint64)time, __ATOMIC_RELEASE);
+    return GST_PAD_PROBE_OK;
+}
+static inline gulong mg_pad_keep_time_moving(GstPad *pad) {
+    gint64 *last = g_new(gint64, 1);
+    *last = -1;
+    return gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, mg_monotonic_probe, last, g_free);
+}
+/// The running time of the first buffer a hold let through; -1 while unknown.
+static inline gint64 mg_first_buffer_running_time(MgFirstBuffer *first) {
+    return __atomic_load_n(&first->running_time, __ATOMIC_ACQUIRE);
 }
 /// Overwrites each raw buffer with black (YUV video) or silence (signed PCM audio), the
 /// buffer's size, timing and caps unchanged: what follows, the encoders included, goes on

@@ -93,7 +93,20 @@ public final class Pad: @unchecked Sendable {
     /// Lets the first buffer through, so that its caps reach what follows, and holds every
     /// later one until the probe returned is removed.
     public func holdAfterFirstBuffer() -> Probe {
-        Probe(pad: self, id: mg_pad_hold_after_first_buffer(pointer))
+        Probe(pad: self, id: mg_pad_hold_after_first_buffer(pointer, nil))
+    }
+
+    /// Drops each buffer that is not later, in running time, than the one before it.
+    @discardableResult
+    public func keepTimeMoving() -> Probe {
+        Probe(pad: self, id: mg_pad_keep_time_moving(pointer))
+    }
+
+    /// ``holdAfterFirstBuffer()``, also telling when, in running time, the first buffer was.
+    public func holdAfterFirstBufferNotingTime() -> FirstBufferHold {
+        var noted: UnsafeMutablePointer<MgFirstBuffer>?
+        let id = mg_pad_hold_after_first_buffer(pointer, &noted)
+        return FirstBufferHold(probe: Probe(pad: self, id: id), noted: noted)
     }
 
     /// Shifts the running time of what this pad pushes from now on by `nanoseconds`.
@@ -187,6 +200,31 @@ public struct Probe: Sendable {
 
     public func remove() {
         gst_pad_remove_probe(pad.pointer, id)
+    }
+}
+
+/// A hold after the first buffer (``Pad/holdAfterFirstBufferNotingTime()``): what it noted
+/// is read until ``release()``, which frees it with the probe.
+public final class FirstBufferHold: @unchecked Sendable {
+    public let probe: Probe
+    private var noted: UnsafeMutablePointer<MgFirstBuffer>?
+
+    fileprivate init(probe: Probe, noted: UnsafeMutablePointer<MgFirstBuffer>?) {
+        self.probe = probe
+        self.noted = noted
+    }
+
+    /// The first buffer's running time, once it passed (nanoseconds).
+    public var firstRunningTime: Int? {
+        guard let noted else { return nil }
+        let time = mg_first_buffer_running_time(noted)
+        return time < 0 ? nil : Int(time)
+    }
+
+    /// Lets what waits through.
+    public func release() {
+        noted = nil
+        probe.remove()
     }
 }
 

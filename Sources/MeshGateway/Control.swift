@@ -6,8 +6,9 @@ public enum ControlCommand: Sendable, Equatable {
     /// Black frames or silence from now on; connections and encoders stay as they are.
     case mute(MediaKind)
     case unmute(MediaKind)
-    /// Feed `kind`'s encoders from another source (``SourceSwitch/Target``), without renegotiating.
-    case source(MediaKind, String)
+    /// Feed `kind`'s encoders from another source (``SourceSwitch/Target``), without
+    /// renegotiating; a file with `loop` plays over and over.
+    case source(MediaKind, String, loop: Bool)
     /// Record what each peer sends into `directory` (absolute), from now on, and each peer that comes.
     case recordStart(directory: String)
     /// Finalise every recording; nothing more is recorded.

@@ -17,6 +17,8 @@ public final class Gateway: Sendable {
         case sourceLost(name: String, reason: String)
         /// Time to open a dropped network source again.
         case sourceRetry(name: String)
+        /// A source `meshgate ctl source` switched in ended (the name of its bin).
+        case switchedSourceEnded(bin: String)
         case stop(reason: String)
         case snapshot(CheckedContinuation<GatewaySnapshot?, Never>)
         /// `meshgate ctl`, answered in turn.

@@ -21,6 +21,7 @@ extension GatewayLoop {
                 await compositionFailed(at: source, reason: text)
             } else if SourceSwitch.owns(source) {
                 if let kind = await switcher.failed(inPath: source) {
+                    if kind == .video { newScene() }
                     logger.warning("the switched-in source failed; back to the source it started with", metadata: ["kind": "\(kind.rawValue)", "reason": "\(text)"])
                 }
             } else if let input = media.input(inPath: source), input.isLive {

@@ -19,13 +19,15 @@ extension GatewayLoop {
             let now = muted ? (kind == .video ? "peers get black frames" : "peers get silence") : "peers get the source again"
             logger.info(muted ? "muted" : "unmuted", metadata: ["kind": "\(kind.rawValue)", "asked_by": "meshgate ctl"])
             return .done("\(kind.rawValue) \(muted ? "muted" : "unmuted"): \(now)")
-        case .source(let kind, let text):
+        case .source(let kind, let text, let loop):
             if let reason = media.unalterable(kind, doing: "switched") { return .refused(reason) }
             do throws(GatewayError) {
                 let target = try SourceSwitch.Target(text, kind: kind)
-                try await switcher.switchTo(target, kind: kind)
-                logger.info("source switched", metadata: ["kind": "\(kind.rawValue)", "to": "\(target.shown)", "asked_by": "meshgate ctl"])
-                return .done("\(kind.rawValue) now comes from \(target.shown)")
+                try await switcher.switchTo(target, kind: kind, loop: loop)
+                if kind == .video { newScene() }
+                logger.info("source switched", metadata: ["kind": "\(kind.rawValue)", "to": "\(target.shown)", "loop": "\(loop)", "asked_by": "meshgate ctl"])
+                let then = !target.isFile ? "" : loop ? ", over and over" : "; at its end, the source the gateway started with again"
+                return .done("\(kind.rawValue) now comes from \(target.shown)\(then)")
             } catch {
                 return .refused(error.description)
             }
@@ -37,6 +39,32 @@ extension GatewayLoop {
             gateway.stop(reason: "asked to leave (meshgate ctl leave)")
             return .done("leaving the call")
         }
+    }
+
+    /// A switched-in source ended: a looped file starts over, anything else gives way to the
+    /// source the gateway started with.
+    func switchedSourceEnded(_ bin: String) async {
+        let ending = await switcher.ended(bin: bin)
+        switch ending {
+        case .restarted(.video), .original(.video, _): newScene()
+        default: break
+        }
+        switch ending {
+        case .restarted(let kind):
+            logger.info("the switched-in file ended; it plays again", metadata: ["kind": "\(kind.rawValue)"])
+        case .original(let kind, let reason):
+            var metadata: Logger.Metadata = ["kind": "\(kind.rawValue)"]
+            if let reason { metadata["reason"] = "\(reason)" }
+            logger.info("the switched-in source ended; back to the source the gateway started with", metadata: metadata)
+        case nil:
+            break
+        }
+    }
+
+    /// Another picture starts: each peer gets a keyframe of it at once rather than a slow
+    /// morph from the last one.
+    func newScene() {
+        for session in peers.values { session.media.requestKeyframe() }
     }
 
     private func startRecording(into directory: String) async -> ControlReply {

@@ -54,7 +54,7 @@ final class GatewayLoop {
                 "to": "\(target.shown)", "size": "\(configuration.composeWidth)x\(configuration.composeHeight)", "fps": "\(configuration.composeFPS)",
             ])
         }
-        switcher = SourceSwitch(pipeline: media.pipeline)
+        switcher = SourceSwitch(pipeline: media.pipeline, latency: configuration.sourceLatency, errors: media.switchErrors) { post.yield(.switchedSourceEnded(bin: $0)) }
         metrics = configuration.metrics.map { GatewayMetrics(factory: $0, codecs: configuration.videoCodecs) }
         signalling = SignallingClient(url: configuration.serverURL, link: configuration.signallingLink, logger: Logger(label: "meshgate.signalling"))
         membership = Membership(me: configuration.id, name: configuration.name, maxPeers: configuration.maxPeers)
@@ -169,6 +169,8 @@ final class GatewayLoop {
             await sourceLost(name, reason: reason)
         case .sourceRetry(let name):
             await media.reopenSource(name)
+        case .switchedSourceEnded(let bin):
+            await switchedSourceEnded(bin)
         case .tick(.sources):
             for (name, reason) in media.checkSources() { await sourceLost(name, reason: reason) }
             scheduleNext(.sources)

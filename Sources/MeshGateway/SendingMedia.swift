@@ -33,6 +33,8 @@ final class SendingMedia {
     /// `file:` sources wait for the first peer to connect, so that someone sees them from the
     /// start: the probe that holds each one.
     private var waitingFiles: [Probe] = []
+    /// Errors from inside sources `meshgate ctl source` switched in, noted as the bus reports them.
+    let switchErrors = SourceSwitch.Errors()
     /// What `meshgate ctl mute` blanks, by kind.
     private var mutes: [MediaKind: Probe] = [:]
 
@@ -213,7 +215,11 @@ final class SendingMedia {
 
     /// Plays the pipeline, its bus reporting to `post`; a source that ends posts `.sourceEnded`.
     func start(post: @escaping @Sendable (Gateway.Event) -> Void) async throws(GatewayError) {
-        let bus = pipeline.subscribeToBus { post(.bus($0)) }
+        let switchErrors = switchErrors
+        let bus = pipeline.subscribeToBus { message in
+            if case .error(let source, let text, _) = message { switchErrors.note(source: source, text: text) }
+            post(.bus(message))
+        }
         self.bus = bus
         // Where the source's media enters every encoder: its end ends the call.
         let entries = [feeds.audio, pipeline.element(named: SendGraph.videoTee)].compactMap { $0 }

@@ -48,14 +48,15 @@ struct ControlEndpoint: Service {
         }
         for kind in MediaKind.allCases {
             router.post("/source/\(kind.rawValue)") { request, _ in
-                guard let source = try await Self.field("source", of: request) else {
-                    return Self.json(["ok": false, "error": "give {\"source\": \"test\"}"], status: .badRequest)
+                let fields = try await Self.fields(of: request)
+                guard let source = fields["source"] as? String, fields["loop"] == nil || fields["loop"] is Bool else {
+                    return Self.json(["ok": false, "error": "give {\"source\": \"test\"}, and \"loop\": true to loop a file"], status: .badRequest)
                 }
-                return await reply(.source(kind, source))
+                return await reply(.source(kind, source, loop: fields["loop"] as? Bool ?? false))
             }
         }
         router.post("/record/start") { request, _ in
-            guard let directory = try await Self.field("directory", of: request), directory.hasPrefix("/") else {
+            guard let directory = try await Self.fields(of: request)["directory"] as? String, directory.hasPrefix("/") else {
                 return Self.json(["ok": false, "error": "give {\"directory\": \"/absolute/folder\"}"], status: .badRequest)
             }
             return await reply(.recordStart(directory: directory))
@@ -78,11 +79,11 @@ struct ControlEndpoint: Service {
         try await application.run()
     }
 
-    /// A string field of the request's JSON body.
-    private static func field(_ name: String, of request: Request) async throws -> String? {
+    /// The fields of the request's JSON body (none when it is not a JSON object).
+    private static func fields(of request: Request) async throws -> [String: Any] {
         var request = request
         let body = try await request.collectBody(upTo: 65536)
-        return (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any])?[name] as? String
+        return (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
     }
 
     private static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {

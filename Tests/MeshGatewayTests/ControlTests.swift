@@ -121,6 +121,15 @@ struct ControlTests {
                                               "--loop", "--transcode", "--size", "320x240", "--fps", "15", "--ice-address", "127.0.0.1", "--control", socket])
             let receiver = try await call.join("receiver")
             try await receiver.waitForMedia(from: ["sender"])
+            // Refusals first: they leave everything as it was.
+            let refused = try await Self.ctl(socket, ["source", "video", "ftp://camera.example/live"])
+            #expect(refused.status == 1 && refused.stderr.contains("can be switched to original, test, v4l2[:DEVICE], file:PATH or a network URI"), "\(refused.stderr)")
+            let unreadable = try await Self.ctl(socket, ["source", "video", "file:/elsewhere.mkv"])
+            #expect(unreadable.status == 1 && unreadable.stderr.contains("cannot read /elsewhere.mkv"), "\(unreadable.stderr)")
+            let looped = try await Self.ctl(socket, ["source", "video", "test", "--loop"])
+            #expect(looped.status == 1 && looped.stderr.contains("only a file loops"), "\(looped.stderr)")
+            let missing = try await Self.ctl(socket, ["source", "video", "v4l2:/dev/video99"])
+            #expect(missing.status == 1 && missing.stderr.contains("no camera at /dev/video99"), "\(missing.stderr)")
             try await Task.sleep(for: .seconds(3))
             for (kind, source) in [("video", "test"), ("audio", "test:1500")] {
                 let switched = try await Self.ctl(socket, ["source", kind, source])
@@ -131,29 +140,103 @@ struct ControlTests {
                 let back = try await Self.ctl(socket, ["source", kind, "original"])
                 #expect(back.status == 0 && back.stdout.contains("the source it started with"), "\(back.stderr)")
             }
-            let refused = try await Self.ctl(socket, ["source", "video", "file:/elsewhere.mkv"])
-            #expect(refused.status == 1 && refused.stderr.contains("can be switched to original, test, v4l2"), "\(refused.stderr)")
-            let missing = try await Self.ctl(socket, ["source", "video", "v4l2:/dev/video99"])
-            #expect(missing.status == 1 && missing.stderr.contains("no camera at /dev/video99"), "\(missing.stderr)")
             try await Task.sleep(for: .seconds(3))
-            #expect(try await Self.ctl(socket, ["leave"]).status == 0)
-            #expect(try await sender.exitCode() == 0, "\(sender.stderr)")
-            try await eventually("the receiver to see the sender go") { try await receiver.snapshot().peers.isEmpty ? true : nil }
-            try await receiver.leave()
-
-            let recordings = receiver.recordings(of: "sender")
-            try #require(recordings.count == 1, "a switch renegotiated: \(recordings)")
-            let whole = (x: 0.0...1.0, y: 0.0...1.0)
-            for (fromEnd, ball) in [(1.5, true), (4.5, false), (7.5, true)] {
-                let frame = try await MediaAnalysis.frame(of: recordings[0], width: 160, height: 120, fromEnd: fromEnd)
-                let mean = MediaAnalysis.mean(frame, width: 160, x: whole.x, y: whole.y)
-                #expect(ball ? mean < 50 : mean > 80, "\(fromEnd) s before the end: mean \(mean), expected \(ball ? "the ball" : "the pattern")")
-            }
-            let switched = try await MediaAnalysis.tones(in: recordings[0], hertz: [440, 1500], window: 3.8...5.2)
-            let back = try await MediaAnalysis.tones(in: recordings[0], hertz: [440, 1500], window: 0.5...2.0)
+            let recording = try await Self.leave(sender, socket: socket, receiver: receiver)
+            let shown = try await Self.scenes(in: recording)
+            #expect(shown.scenes == ["ball", "pattern", "ball"], "\(shown)")
+            let switched = try await MediaAnalysis.tones(in: recording, hertz: [440, 1500], window: 3.8...5.2)
+            let back = try await MediaAnalysis.tones(in: recording, hertz: [440, 1500], window: 0.5...2.0)
             #expect(switched[1500, default: 0] > 0.5 && switched[440, default: 1] < 0.05, "while switched: \(switched)")
             #expect(back[440, default: 0] > 0.5 && back[1500, default: 1] < 0.05, "after switching back: \(back)")
         }
+    }
+
+    /// `ctl source` to a file: it plays by the clock from where the call is (not in a rush to
+    /// catch up), once, and then the source the gateway started with is back on its own; with
+    /// `--loop` it plays over and over. The receiver records the test pattern, the file's ball,
+    /// the pattern again; and the file's 440 Hz tone, still there after the file's length.
+    @Test func ctlSwitchesToAFileOnceOrInALoop() async throws {
+        let clip = try await Clip.make(seconds: 4)
+        try await Call.run { call in
+            let socket = try temporaryDirectory("control") + "/file.sock"
+            let sender = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "sender", "--video", "test", "--audio", "test:1000",
+                                              "--size", "320x240", "--fps", "15", "--ice-address", "127.0.0.1", "--control", socket])
+            let receiver = try await call.join("receiver")
+            try await receiver.waitForMedia(from: ["sender"])
+            try await Task.sleep(for: .seconds(2))
+            let switchedAt = ContinuousClock.now
+            let video = try await Self.ctl(socket, ["source", "video", "file:\(clip)"])
+            #expect(video.status == 0 && video.stdout.contains("at its end, the source the gateway started with again"), "\(video.stdout) \(video.stderr)")
+            let audio = try await Self.ctl(socket, ["source", "audio", "file:\(clip)", "--loop"])
+            #expect(audio.status == 0 && audio.stdout.contains("over and over"), "\(audio.stdout) \(audio.stderr)")
+            try await eventually("the file to end and the pattern to come back", within: .seconds(15)) {
+                sender.stderr.contains("the switched-in source ended; back to the source the gateway started with") ? true : nil
+            }
+            // Played by the clock: a 4 s file takes about 4 s.
+            #expect(ContinuousClock.now - switchedAt > .seconds(3), "the file played faster than its time")
+            try await eventually("the looped file to play again") { sender.stderr.contains("the switched-in file ended; it plays again") ? true : nil }
+            try await Task.sleep(for: .seconds(3))
+            let recording = try await Self.leave(sender, socket: socket, receiver: receiver)
+            let shown = try await Self.scenes(in: recording)
+            #expect(shown.scenes == ["pattern", "ball", "pattern"], "\(shown)")
+            let looping = try await MediaAnalysis.tones(in: recording, hertz: [440, 1000], window: 0.5...2.0)
+            #expect(looping[440, default: 0] > 0.5 && looping[1000, default: 1] < 0.05, "the looped file's tone at the end: \(looping)")
+        }
+    }
+
+    /// `ctl source` to a network stream (an RTSP camera): its picture replaces the pattern
+    /// until the camera dies, and then the pattern is back without anyone asking.
+    @Test func ctlSwitchesToACameraStreamUntilItDies() async throws {
+        let camera = try await RTSPCamera.start()
+        try await Call.run { call in
+            let socket = try temporaryDirectory("control") + "/stream.sock"
+            let sender = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "sender", "--video", "test", "--audio", "test",
+                                              "--size", "320x240", "--fps", "15", "--ice-address", "127.0.0.1", "--control", socket])
+            let receiver = try await call.join("receiver")
+            try await receiver.waitForMedia(from: ["sender"])
+            let nobody = try await Self.ctl(socket, ["source", "video", "rtsp://127.0.0.1:9/camera"])
+            #expect(nobody.status == 1 && nobody.stderr.contains("the stream rtsp://127.0.0.1:9/camera gave no video: "), "\(nobody.stderr)")
+            try await Task.sleep(for: .seconds(2))
+            let switched = try await Self.ctl(socket, ["source", "video", camera.url])
+            #expect(switched.status == 0 && switched.stdout.contains("video now comes from the stream \(camera.url)"), "\(switched.stdout) \(switched.stderr)")
+            try await Task.sleep(for: .seconds(6))
+            camera.stop()
+            try await eventually("the pattern to come back when the camera dies", within: .seconds(20)) {
+                sender.stderr.contains("back to the source") ? true : nil
+            }
+            try await Task.sleep(for: .seconds(3))
+            let recording = try await Self.leave(sender, socket: socket, receiver: receiver)
+            let shown = try await Self.scenes(in: recording, atLeast: 2)
+            #expect(shown.scenes == ["pattern", "ball", "pattern"], "\(shown)")
+        }
+    }
+
+    /// Makes the sender leave through `ctl leave`, and returns the one recording the receiver
+    /// made of it: a switch that renegotiated would have made two.
+    static func leave(_ sender: MeshgateProcess, socket: String, receiver: TestGateway) async throws -> String {
+        #expect(try await Self.ctl(socket, ["leave"]).status == 0)
+        #expect(try await sender.exitCode() == 0, "\(sender.stderr)")
+        try await eventually("the receiver to see the sender go") { try await receiver.snapshot().peers.isEmpty ? true : nil }
+        try await receiver.leave()
+        let recordings = receiver.recordings(of: "sender")
+        try #require(recordings.count == 1, "a switch renegotiated: \(recordings)")
+        return recordings[0]
+    }
+
+    /// What the recording shows, in order: each stretch of at least `atLeast` seconds of a
+    /// ball on black (a clip, the RTSP camera) or of the bright test pattern; frames in
+    /// between (an encoder settling after a cut) count for neither.
+    /// With them, the brightness of each frame, for the failure message.
+    static func scenes(in recording: String, atLeast seconds: Double = 1) async throws -> (scenes: [String], brightness: [Int]) {
+        let fps = 4
+        var runs: [(scene: String, frames: Int)] = []
+        let brightness = try await MediaAnalysis.brightness(of: recording, fps: fps)
+        for mean in brightness {
+            guard let scene = mean < 50 ? "ball" : mean > 80 ? "pattern" : nil else { continue }
+            if runs.last?.scene == scene { runs[runs.count - 1].frames += 1 } else { runs.append((scene, 1)) }
+        }
+        let long = runs.filter { Double($0.frames) >= seconds * Double(fps) }.map(\.scene)
+        return (long.enumerated().filter { $0.offset == 0 || long[$0.offset - 1] != $0.element }.map(\.element), brightness.map { Int($0) })
     }
 
     /// What cannot be done says why: an unknown command, a socket nobody answers on, a
@@ -163,6 +246,8 @@ struct ControlTests {
         #expect(unknown.status == 2 && unknown.stderr.contains("mute takes video or audio, not 'vidoe'"), "\(unknown.stderr)")
         let nobody = try await Self.ctl("/nonexistent.sock", ["peers"])
         #expect(nobody.status == 1 && nobody.stderr.contains("cannot reach a gateway at /nonexistent.sock"), "\(nobody.stderr)")
+        let loop = try await Self.ctl("/nonexistent.sock", ["peers", "--loop"])
+        #expect(loop.status == 2 && loop.stderr.contains("--loop goes with source video|audio file:PATH"), "\(loop.stderr)")
         let run = try await Self.ctl("/nonexistent.sock", ["dance"])
         #expect(run.status == 2 && run.stderr.contains("unknown command 'dance'"), "\(run.stderr)")
 

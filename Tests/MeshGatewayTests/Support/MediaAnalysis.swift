@@ -16,6 +16,16 @@ enum MediaAnalysis {
         return Array(raw[index * size ..< (index + 1) * size])
     }
 
+    /// The average luma of each frame of `path`'s video, `fps` frames a second, from its start.
+    static func brightness(of path: String, fps: Int = 4) async throws -> [Double] {
+        let (width, height) = (80, 60)
+        let raw = try await decode(path, ["!", "videoconvert", "!", "videorate", "!", "videoscale", "!",
+                                          "video/x-raw,format=GRAY8,width=\(width),height=\(height),framerate=\(fps)/1"])
+        return stride(from: 0, to: raw.count - width * height + 1, by: width * height).map { start in
+            Double(raw[start ..< start + width * height].reduce(0) { $0 + Int($1) }) / Double(width * height)
+        }
+    }
+
     /// The power of each pitch in `hertz` over `path`'s audio (or the part of it `window`
     /// seconds before its end), against the power of the whole signal (1: all of it at that
     /// pitch), by Goertzel's algorithm.
