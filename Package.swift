@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "GStreamer", dependencies: ["CGStreamer", "CMalloc"]),
         .systemLibrary(name: "CMalloc"),
         .target(name: "MeshProtocol"),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .target(name: "Redis", dependencies: ["CHiredis"]),
         .target(
             name: "MeshLogging",
             dependencies: [.product(name: "Logging", package: "swift-log")]
@@ -82,6 +84,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeshProtocolTests", dependencies: ["MeshProtocol"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "MeshTestSupport"]),
         // Runs scripts/fuzz, which compiles the fuzz targets from the sources themselves.
         .testTarget(name: "FuzzTests"),
         .target(
@@ -89,6 +92,7 @@ let package = Package(
             dependencies: [
                 "MeshServer",
                 "MeshProtocol",
+                "Redis",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

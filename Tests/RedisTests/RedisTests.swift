@@ -1,0 +1,99 @@
+import MeshTestSupport
+import Redis
+import Testing
+
+/// `serve --redis URL`: what the URL may say, and one connection through hiredis to a real
+/// redis-server on loopback.
+struct RedisAddressTests {
+    @Test func aURLGivesHostPortPasswordAndDatabase() throws {
+        #expect(try RedisAddress("redis://cache.internal") == RedisAddress(host: "cache.internal"))
+        #expect(try RedisAddress("redis://:s3cret@10.0.0.5:6380/2") == RedisAddress(host: "10.0.0.5", port: 6380, password: "s3cret", database: 2))
+        #expect(try RedisAddress("redis://meshgate:p%40ss@[::1]:7000") == RedisAddress(host: "::1", port: 7000, user: "meshgate", password: "p@ss"))
+        #expect(try RedisAddress("rediss://redis.example:6390/1").tls)
+        // Logs and errors never show the password.
+        #expect(try RedisAddress("redis://:s3cret@10.0.0.5:6380/2").description == "redis://:***@10.0.0.5:6380/2")
+        #expect(try RedisAddress("redis://[::1]").description == "redis://[::1]:6379/0")
+    }
+
+    @Test(arguments: [
+        ("http://cache:6379", "'http://' is not Redis"),
+        ("redis://", "names no host"),
+        ("redis://cache/db", "'/db' is not a database number"),
+        ("redis://cache:70000", "port 70000 is not a TCP port"),
+        ("redis://cache?timeout=1", "takes no query"),
+        ("cache:6379", "is not Redis"),
+    ])
+    func aURLItCannotTakeSaysWhy(url: String, reason: String) {
+        #expect(throws: RedisError.self) { try RedisAddress(url) }
+        do {
+            _ = try RedisAddress(url)
+        } catch {
+            #expect(error.description.contains(reason), "\(error)")
+        }
+    }
+
+    @Test func aPasswordInABadURLIsMasked() {
+        do {
+            _ = try RedisAddress("redis://:s3cret@cache/db")
+            Issue.record("a database that is not a number was taken")
+        } catch {
+            #expect(!error.description.contains("s3cret"), "\(error)")
+        }
+    }
+}
+
+@Suite(.serialized)
+struct RedisConnectionTests {
+    /// Commands and their replies in order, pipelined or not, text of any language intact;
+    /// a refused command is a reply, not a lost connection.
+    @Test func aConnectionRunsCommandsInOrder() async throws {
+        let server = try await RedisServer.start(password: "s3cret")
+        let connection = try RedisConnection(RedisAddress(server.url))
+        #expect(try connection.run(["SET", "greeting", "grüß dich, 世界 👋"]) == .status("OK"))
+        #expect(try connection.run(["GET", "greeting"]) == .string("grüß dich, 世界 👋"))
+        #expect(try connection.run(["GET", "nothing"]) == .null)
+        for value in 1...3 { try connection.send(["RPUSH", "list", String(value)]) }
+        #expect(try [connection.next(), connection.next(), connection.next()] == [.integer(1), .integer(2), .integer(3)])
+        #expect(try connection.run(["LRANGE", "list", "0", "-1"]) == .array([.string("1"), .string("2"), .string("3")]))
+        guard case .error(let refusal) = try connection.run(["INCR", "greeting"]) else {
+            Issue.record("INCR of a text was not refused")
+            return
+        }
+        #expect(refusal.contains("not an integer"), "\(refusal)")
+        #expect(try connection.run(["PING"]) == .status("PONG"))
+    }
+
+    /// Each way a connection fails says what happened and where, the password masked.
+    @Test func aConnectionThatCannotWorkSaysWhy() async throws {
+        let server = try await RedisServer.start(password: "s3cret")
+        do {
+            _ = try RedisConnection(RedisAddress("redis://:wrong@127.0.0.1:\(server.port)"))
+            Issue.record("a wrong password was taken")
+        } catch {
+            #expect(error.description.contains("refused the password") && !error.description.contains("wrong"), "\(error)")
+        }
+        do {
+            _ = try RedisConnection(RedisAddress("rediss://127.0.0.1:\(server.port)"))
+            Issue.record("rediss:// was taken")
+        } catch {
+            #expect(error.description.contains("rediss://") && error.description.contains("TLS"), "\(error)")
+        }
+        let connection = try RedisConnection(RedisAddress(server.url))
+        server.stop()
+        do {
+            _ = try connection.run(["PING"])
+            Issue.record("a killed server answered")
+        } catch {
+            #expect(error.description.contains("lost Redis at redis://:***@127.0.0.1:\(server.port)/0"), "\(error)")
+        }
+        do {
+            _ = try RedisConnection(RedisAddress(server.url))
+            Issue.record("a killed server took a connection")
+        } catch {
+            #expect(error.description.contains("cannot reach Redis at redis://:***@127.0.0.1:\(server.port)/0: Connection refused"), "\(error)")
+        }
+        // Back on the same port, as after a restart.
+        try await server.start()
+        #expect(try RedisConnection(RedisAddress(server.url)).run(["PING"]) == .status("PONG"))
+    }
+}
