@@ -54,10 +54,22 @@ struct Switchboard {
     /// Whether users of `room` meet through a hub.
     static func isHub(_ room: String) -> Bool { room.hasPrefix(hubRoomPrefix) }
 
+    /// A change to a room that, when rooms span servers, every server applies in one order
+    /// (Redis decides it and hands it to all): what a socket here asked for, checked as far as
+    /// this server can.
+    enum Proposal: Equatable, Sendable {
+        case join(socket: SocketID, room: String, id: PeerID, username: String?)
+        case leave(socket: SocketID, room: String, id: PeerID, reason: LeaveReason)
+        /// A frame for the room (targeted or to everyone), from a registered socket.
+        case relay(socket: SocketID, text: String)
+    }
+
     /// What one step produced.
     struct Outcome: Equatable {
         var deliveries: [Delivery] = []
         var events: [Event] = []
+        /// Only when clustered: what is to be ordered with every server's before it happens.
+        var proposals: [Proposal] = []
     }
 
     private struct Socket {
@@ -65,6 +77,13 @@ struct Switchboard {
         var user: PeerID?
         /// The server's own hub participant: the only socket that may register as `hub`.
         var isHub = false
+        /// Clustered: the id its `new_user` asked for, while that waits to be ordered.
+        var joining: PeerID?
+        /// Clustered: a socket of this server (the others' are known from their joins).
+        var local = true
+        /// Clustered: closed here, kept until its departure comes back ordered, so that what
+        /// it sent before is still relayed.
+        var closed = false
     }
 
     private struct Member {
@@ -73,11 +92,15 @@ struct Switchboard {
     }
 
     let limits: Limits
+    /// Rooms span servers: a join, a departure or a relay is proposed rather than done, and
+    /// done when it comes back through ``apply(_:)`` in the order every server sees.
+    let clustered: Bool
     private var sockets: [SocketID: Socket] = [:]
     private var rooms: [String: [PeerID: Member]] = [:]
 
-    init(limits: Limits = Limits()) {
+    init(limits: Limits = Limits(), clustered: Bool = false) {
         self.limits = limits
+        self.clustered = clustered
     }
 
     /// The room and registered id of a socket, for log lines about it.
@@ -113,6 +136,16 @@ struct Switchboard {
     /// The socket is gone: its user, if any, leaves as if it had sent `close_connection`.
     mutating func close(_ socket: SocketID, reason: LeaveReason = .socketClosed) -> Outcome {
         var outcome = Outcome()
+        if clustered {
+            // Its departure is announced when it comes back ordered.
+            guard let state = sockets[socket], let id = state.user ?? state.joining else {
+                sockets[socket] = nil
+                return outcome
+            }
+            sockets[socket]?.closed = true
+            outcome.proposals.append(.leave(socket: socket, room: state.room, id: id, reason: reason))
+            return outcome
+        }
         leave(socket, reason: reason, into: &outcome)
         sockets[socket] = nil
         return outcome
@@ -127,7 +160,7 @@ struct Switchboard {
 
     /// One text frame from a socket.
     mutating func receive(_ text: String, from socket: SocketID) -> Outcome {
-        guard let state = sockets[socket] else { return Outcome() }
+        guard let state = sockets[socket], !state.closed else { return Outcome() }
         let message: Message
         do {
             message = try Message.decode(text)
@@ -144,6 +177,9 @@ struct Switchboard {
             guard type == .newUser else {
                 return refuse(socket, type: type.rawValue, ProtocolError(.notRegistered, "send 'new_user' before '\(Self.brief(type.rawValue))'"))
             }
+            if state.joining != nil {
+                return refuse(socket, type: type.rawValue, ProtocolError(.alreadyRegistered, "this socket's 'new_user' is being registered; wait for 'connection_list'"))
+            }
             return register(socket, in: state.room, message: message)
         }
         if type == .newUser {
@@ -154,24 +190,37 @@ struct Switchboard {
         }
         if type == .closeConnection {
             var outcome = Outcome()
+            if clustered {
+                outcome.proposals.append(.leave(socket: socket, room: state.room, id: user, reason: .closeConnection))
+                // It may not send more as this user: the room learns it left once ordered.
+                sockets[socket]?.user = nil
+                return outcome
+            }
             leave(socket, reason: .closeConnection, into: &outcome)
             return outcome
         }
-        var members = rooms[state.room] ?? [:]
+        if clustered { return Outcome(proposals: [.relay(socket: socket, text: text)]) }
+        return relay(text, message, type: type, from: user, in: state.room)
+    }
+
+    /// A frame from `user` to its room: to its target, or to everyone else.
+    private func relay(_ text: String, _ message: Message, type: MessageType, from user: PeerID, in room: String) -> Outcome {
+        guard let socket = rooms[room]?[user]?.socket else { return Outcome() }
+        var members = rooms[room] ?? [:]
         // In a hub room a user reaches only the hub (and itself), as it sees only the hub.
-        if Self.isHub(state.room), user != Self.hubID { members = members.filter { $0.key == user || $0.key == Self.hubID } }
+        if Self.isHub(room), user != Self.hubID { members = members.filter { $0.key == user || $0.key == Self.hubID } }
         if let target = message.targetId {
             guard let recipient = members[target] else {
                 return refuse(socket, type: type.rawValue, ProtocolError(.unknownTarget, "no user '\(Self.brief(target))' in this room"))
             }
             return Outcome(
                 deliveries: [Delivery(to: recipient.socket, text: text)],
-                events: [.relayed(room: state.room, from: user, to: target, type: Self.brief(type.rawValue))]
+                events: [.relayed(room: room, from: user, to: target, type: Self.brief(type.rawValue))]
             )
         }
         return Outcome(
             deliveries: members.filter { $0.key != user }.map { Delivery(to: $0.value.socket, text: text) },
-            events: [.relayed(room: state.room, from: user, to: nil, type: Self.brief(type.rawValue))]
+            events: [.relayed(room: room, from: user, to: nil, type: Self.brief(type.rawValue))]
         )
     }
 
@@ -185,11 +234,14 @@ struct Switchboard {
         if Self.isHub(room), (id == Self.hubID) != (sockets[socket]?.isHub == true) {
             return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.reservedID, "id '\(Self.hubID)' is the hub's in a hub room; pick another"))
         }
-        if rooms[room]?[id] != nil {
-            return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.duplicateID, "id '\(id)' is already connected in this room; pick another"))
+        if clustered {
+            // Whether the id is free and the room has space, only Redis knows for every server.
+            sockets[socket]?.joining = id
+            return Outcome(proposals: [.join(socket: socket, room: room, id: id, username: message.username)])
         }
+        if rooms[room]?[id] != nil { return refuse(socket, type: MessageType.newUser.rawValue, Self.duplicate(id)) }
         if let members = rooms[room], members.count >= limits.maxRoomSize {
-            return refuse(socket, type: MessageType.newUser.rawValue, ProtocolError(.roomFull, "this room is full (\(members.count) users); try again later or use another room"))
+            return refuse(socket, type: MessageType.newUser.rawValue, Self.full(members.count))
         }
         rooms[room, default: [:]][id] = Member(socket: socket, username: message.username)
         sockets[socket]?.user = id
@@ -197,6 +249,14 @@ struct Switchboard {
         outcome.events.insert(.joined(room: room, id: id, username: message.username), at: 0)
         outcome.events += hubRoomEvent(room)
         return outcome
+    }
+
+    static func duplicate(_ id: PeerID) -> ProtocolError {
+        ProtocolError(.duplicateID, "id '\(id)' is already connected in this room; pick another")
+    }
+
+    static func full(_ count: Int) -> ProtocolError {
+        ProtocolError(.roomFull, "this room is full (\(count) users); try again later or use another room")
     }
 
     private mutating func leave(_ socket: SocketID, reason: LeaveReason, into outcome: inout Outcome) {
@@ -227,6 +287,57 @@ struct Switchboard {
         guard Self.isHub(room) else { return [] }
         let members = rooms[room] ?? [:]
         return [.hubRoom(room: room, users: members.keys.count { $0 != Self.hubID }, hasHub: members[Self.hubID] != nil)]
+    }
+
+    // MARK: Rooms over several servers
+
+    /// A join Redis ordered (on any server): done as ``receive(_:from:)`` would have done it
+    /// on one server, its checks passed.
+    mutating func applyJoin(socket: SocketID, room: String, id: PeerID, username: String?) -> Outcome {
+        if sockets[socket] == nil { sockets[socket] = Socket(room: room, local: false) }
+        sockets[socket]?.joining = nil
+        sockets[socket]?.user = id
+        rooms[room, default: [:]][id] = Member(socket: socket, username: username)
+        var outcome = announce(in: room, changedFor: id) { Message(type: .connectionList, newUserId: id, list: $0) }
+        if sockets[socket]?.local == true { outcome.events.insert(.joined(room: room, id: id, username: username), at: 0) }
+        return outcome
+    }
+
+    /// Redis refused a join proposed here (the id is taken, the room full).
+    mutating func refuseJoin(socket: SocketID, _ error: ProtocolError) -> Outcome {
+        guard let state = sockets[socket] else { return Outcome() }
+        if state.closed {
+            sockets[socket] = nil
+            return Outcome()
+        }
+        sockets[socket]?.joining = nil
+        return refuse(socket, type: MessageType.newUser.rawValue, error)
+    }
+
+    /// A departure Redis ordered: `id` leaves `room` if `socket` still holds it.
+    mutating func applyLeave(socket: SocketID, room: String, id: PeerID, reason: LeaveReason) -> Outcome {
+        let local = sockets[socket]?.local == true
+        if sockets[socket]?.closed == true || !local {
+            sockets[socket] = nil
+        } else if sockets[socket]?.user == id {
+            sockets[socket]?.user = nil
+        }
+        guard rooms[room]?[id]?.socket == socket else { return Outcome() }
+        rooms[room]?[id] = nil
+        if rooms[room]?.isEmpty == true { rooms[room] = nil }
+        var outcome = announce(in: room, changedFor: id) { Message(type: .restConnectionList, list: $0) }
+        if local { outcome.events.insert(.left(room: room, id: id, reason: reason), at: 0) }
+        return outcome
+    }
+
+    /// A frame Redis ordered, from the member `socket` is: relayed as on one server.
+    func applyRelay(socket: SocketID, text: String) -> Outcome {
+        guard let room = sockets[socket]?.room,
+              let user = rooms[room]?.first(where: { $0.value.socket == socket })?.key,
+              let message = try? Message.decode(text), let type = message.type else { return Outcome() }
+        var outcome = relay(text, message, type: type, from: user, in: room)
+        if sockets[socket]?.local != true { outcome.events = [] }
+        return outcome
     }
 
     /// The error frame for a refused frame, and its log event.
