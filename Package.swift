@@ -41,6 +41,7 @@ let package = Package(
             dependencies: [
                 "MeshProtocol",
                 "MeshLogging",
+                "Redis",
                 .target(name: "CMalloc", condition: .when(platforms: [.linux])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -73,6 +74,7 @@ let package = Package(
                 "MeshProtocol",
                 "MeshLogging",
                 "GStreamer",
+                "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -44,6 +44,9 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
         case registerTimeout = "register_timeout"
         /// `new_user` with the id a hub room keeps for its hub (`hub`).
         case reservedID = "reserved_id"
+        /// Rooms span servers and the Redis between them cannot be reached: the frame was not
+        /// relayed (or the user not registered); try again in a moment.
+        case unavailable = "unavailable"
     }
 
     public var code: Code

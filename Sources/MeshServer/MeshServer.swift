@@ -27,9 +27,11 @@ public struct MeshServer: Sendable {
     /// rooms' hub participants (``connectHub(toRoom:)``) starts and stops them from it.
     public let hubRoomChanges: AsyncStream<HubRoomChange>
 
-    /// - Parameter metrics: where the server's metrics go (`--metrics`); by default nowhere.
+    /// - Parameters:
+    ///   - metrics: where the server's metrics go (`--metrics`); by default nowhere.
+    ///   - cluster: rooms shared with other servers through Redis (`--redis`); by default this server's own.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "meshgate.server"),
-                metrics: (any MetricsFactory)? = nil) {
+                metrics: (any MetricsFactory)? = nil, cluster: RedisRooms? = nil) {
         self.configuration = configuration
         self.logger = logger
         let (changes, continuation) = AsyncStream<HubRoomChange>.makeStream()
@@ -42,7 +44,8 @@ public struct MeshServer: Sendable {
             ),
             logger: logger,
             metrics: ServerMetrics(factory: metrics ?? NOOPMetricsHandler.instance),
-            hubRooms: continuation
+            hubRooms: continuation,
+            cluster: cluster
         )
     }
 

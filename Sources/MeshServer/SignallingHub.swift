@@ -70,15 +70,46 @@ final class SignallingHub: Sendable {
     let metrics: ServerMetrics
     /// Where joins and departures in hub rooms are told, for their hubs to be started and stopped.
     private let hubRooms: AsyncStream<HubRoomChange>.Continuation?
+    /// `serve --redis`: rooms shared with other servers, every change ordered through Redis.
+    private let cluster: RedisRooms?
 
     init(rules: Switchboard.Limits = .init(), limits: Limits = .init(), logger: Logger,
          metrics: ServerMetrics = ServerMetrics(factory: NOOPMetricsHandler.instance),
-         hubRooms: AsyncStream<HubRoomChange>.Continuation? = nil) {
-        self.state = Mutex(State(switchboard: Switchboard(limits: rules)))
+         hubRooms: AsyncStream<HubRoomChange>.Continuation? = nil, cluster: RedisRooms? = nil) {
+        var state = State(switchboard: Switchboard(limits: rules, clustered: cluster != nil))
+        if let cluster {
+            // This server's sockets are numbered in a range of its own.
+            state.nextSocket = cluster.server << 40 | 1
+            for member in cluster.snapshot.members {
+                _ = state.switchboard.applyJoin(socket: member.socket, room: member.room, id: member.id, username: member.username)
+            }
+        }
+        self.state = Mutex(state)
         self.limits = limits
         self.logger = logger
         self.metrics = metrics
         self.hubRooms = hubRooms
+        self.cluster = cluster
+        cluster?.start(RedisRooms.Handlers(
+            apply: { [weak self] proposal in self?.applyOrdered(proposal) },
+            refuseJoin: { [weak self] socket, error in self?.apply { state, _ in state.switchboard.refuseJoin(socket: socket, error) } },
+            refuse: { [weak self] socket, error in self?.apply { state, _ in state.switchboard.refuse(socket, type: nil, error) } },
+            remoteMembers: { [weak self] in self?.state.withLock { $0.switchboard.remoteMembers } ?? [] }
+        ))
+    }
+
+    /// A change Redis ordered, from this server or another: applied as every server applies it.
+    private func applyOrdered(_ proposal: Switchboard.Proposal) {
+        apply { state, _ in
+            switch proposal {
+            case .join(let socket, let room, let id, let username):
+                state.switchboard.applyJoin(socket: socket, room: room, id: id, username: username)
+            case .leave(let socket, let room, let id, let reason):
+                state.switchboard.applyLeave(socket: socket, room: room, id: id, reason: reason)
+            case .relay(let socket, let text):
+                state.switchboard.applyRelay(socket: socket, text: text)
+            }
+        }
     }
 
     /// Registers a new socket in a room; `asHub`: the server's own hub participant.
@@ -244,12 +275,15 @@ final class SignallingHub: Sendable {
                     let gone = state.switchboard.close(delivery.to, reason: .slowConsumer)
                     outcome.deliveries += gone.deliveries
                     outcome.events += gone.events
+                    outcome.proposals += gone.proposals
                     continue
                 }
                 connection.queuedBytes += bytes
                 connection.outbox.yield(.text(delivery.text, since: now))
                 state.connections[delivery.to] = connection
             }
+            // Submitted under the lock: Redis orders them as they happened here.
+            if let cluster, !outcome.proposals.isEmpty { cluster.submit(outcome.proposals) }
             for event in outcome.events {
                 metrics.count(event)
                 if case .refused(let socket, _, _, _, let error) = event,
@@ -312,5 +346,6 @@ extension SignallingHub: Service {
         while openSockets > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        cluster?.stop()
     }
 }

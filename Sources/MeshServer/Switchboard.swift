@@ -24,7 +24,7 @@ struct Switchboard {
     }
 
     /// Why a user left its room.
-    enum LeaveReason: String, Equatable {
+    enum LeaveReason: String, Equatable, Sendable {
         /// It sent `close_connection`.
         case closeConnection = "close_connection"
         /// Its socket closed or died without a `close_connection`.
@@ -328,6 +328,14 @@ struct Switchboard {
         var outcome = announce(in: room, changedFor: id) { Message(type: .restConnectionList, list: $0) }
         if local { outcome.events.insert(.left(room: room, id: id, reason: reason), at: 0) }
         return outcome
+    }
+
+    /// The members of other servers, for their leases to be checked.
+    var remoteMembers: [(room: String, id: PeerID, socket: SocketID)] {
+        sockets.compactMap { socket, state in
+            guard !state.local, let user = state.user else { return nil }
+            return (state.room, user, socket)
+        }
     }
 
     /// A frame Redis ordered, from the member `socket` is: relayed as on one server.

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MeshServer
 import NIOCore
+import Redis
 import ServiceLifecycle
 import MeshGateway
 
@@ -55,6 +56,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Accept WebSocket upgrades from pages of this origin only (repeatable; default: any).", valueName: "ORIGIN"))
     var allowedOrigin: [String] = []
+
+    @Option(help: ArgumentHelp("Share rooms with every server on this Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] (default: this server's rooms are its own).", valueName: "URL"),
+            transform: { argument in
+                do throws(RedisError) { return try RedisAddress(argument) } catch { throw ValidationError("--redis: \(error.description)") }
+            })
+    var redis: RedisAddress?
 
     @Option(help: ArgumentHelp("Size of the picture a hub room's hub sends everyone. (default: 1280x720)", valueName: "WxH"),
             transform: { try Size(argument: $0, flag: "--hub-size") })
@@ -144,7 +151,17 @@ struct ServeCommand: AsyncParsableCommand {
 
         let logger = Logger(label: "meshgate.server")
         let metrics = monitoring.endpoint()
-        let server = MeshServer(configuration: configuration, logger: logger, metrics: metrics?.factory)
+        var cluster: RedisRooms?
+        if let redis {
+            do throws(RedisError) {
+                cluster = try RedisRooms.connect(redis, logger: logger)
+            } catch {
+                throw RuntimeFailure("--redis: \(error.description)")
+            }
+            cluster?.limitRooms(to: maxRoomSize)
+            logger.info("rooms shared through Redis", metadata: ["redis": "\(redis)", "server": "\(cluster?.serverNumber ?? 0)"])
+        }
+        let server = MeshServer(configuration: configuration, logger: logger, metrics: metrics?.factory, cluster: cluster)
         let secure = tlsCert != nil
         let shown = listening.shown
         do {

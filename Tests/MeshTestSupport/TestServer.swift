@@ -1,5 +1,6 @@
 import Logging
 import MeshServer
+import Redis
 import ServiceLifecycle
 import Synchronization
 
@@ -20,9 +21,10 @@ public final class TestServer: Sendable {
     }
 
     /// Starts a server on `port` (0: any free port), configured by `configure`, logging to
-    /// `logger` (warnings and worse on the test's output if not given).
+    /// `logger` (warnings and worse on the test's output if not given); with `redis`, sharing
+    /// rooms with every server on that Redis.
     public static func start(
-        port: Int = 0, logger: Logger? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
+        port: Int = 0, logger: Logger? = nil, redis: String? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
@@ -33,7 +35,9 @@ public final class TestServer: Sendable {
             logger.logLevel = .warning
             return logger
         }()
-        let server = MeshServer(configuration: configuration, logger: logger)
+        let cluster = try redis.map { try RedisRooms.connect(try RedisAddress($0), logger: logger) }
+        cluster?.limitRooms(to: configuration.maxRoomSize)
+        let server = MeshServer(configuration: configuration, logger: logger, cluster: cluster)
         let bound = Mutex<Int?>(nil)
         let group = ServiceGroup(configuration: .init(
             services: try server.services { port in bound.withLock { $0 = port } },
