@@ -1,0 +1,71 @@
+import Foundation
+import MeshProtocol
+import MeshTestSupport
+import Testing
+
+/// `meshgate serve --redis` processes sharing rooms through a real redis-server on loopback:
+/// a server killed outright, and a crowd joining and leaving across three.
+@Suite(.serialized)
+struct ServerClusterTests {
+    /// A `meshgate serve --redis` on a free loopback port, and its WebSocket URL.
+    static func serve(_ redis: RedisServer, _ arguments: [String] = []) async throws -> (process: MeshgateProcess, url: String) {
+        let served = try MeshgateProcess(["serve", "--host", "127.0.0.1", "--port", "0", "--redis", redis.url] + arguments)
+        let port = try await MetricsTests.port(in: served, after: "url=ws://127.0.0.1:")
+        return (served, "ws://127.0.0.1:\(port)")
+    }
+
+    /// kill -9 of a server: its users are announced gone on the others within the lease
+    /// (6 s, well under 10), and their ids are free again.
+    @Test func aKilledServersUsersLeaveWithinItsLease() async throws {
+        let redis = try await RedisServer.start()
+        let (one, oneURL) = try await Self.serve(redis)
+        let (two, twoURL) = try await Self.serve(redis)
+        let stayer = try await TestClient.join(oneURL + "/room/k", id: "stayer")
+        _ = try await TestClient.join(twoURL + "/room/k", id: "doomed")
+        _ = try await stayer.next(where: { $0.type == .connectionList && $0.newUserId == "doomed" })
+        two.signal(SIGKILL)
+        let killedAt = ContinuousClock.now
+        let rest = try await stayer.next(where: { $0.type == .restConnectionList }, within: .seconds(10))
+        #expect(rest.list?.keys.sorted() == ["stayer"])
+        #expect(ContinuousClock.now - killedAt < .seconds(10))
+        _ = try await TestClient.join(oneURL + "/room/k", id: "doomed")
+        one.signal(SIGTERM)
+        #expect(try await one.exitCode() == 0, "\(one.stderr)")
+    }
+
+    /// 100 clients join over three servers at once, half of them leave at once: every client
+    /// left holds the same list, the one the room really has.
+    @Test func aCrowdOverThreeServersAgreesOnTheRoom() async throws {
+        let redis = try await RedisServer.start()
+        var servers: [(process: MeshgateProcess, url: String)] = []
+        // A room of 100 (64 is the default most).
+        for _ in 0..<3 { servers.append(try await Self.serve(redis, ["--max-room-size", "100"])) }
+        let urls = servers.map { $0.url + "/room/crowd" }
+        let clients = try await withThrowingTaskGroup(of: (Int, TestClient).self) { group in
+            for index in 0..<100 {
+                group.addTask { (index, try await TestClient.join(urls[index % 3], id: "user\(index)")) }
+            }
+            return try await group.reduce(into: [Int: TestClient]()) { $0[$1.0] = $1.1 }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for index in stride(from: 0, to: 100, by: 2) {
+                group.addTask { await clients[index]?.close() }
+            }
+        }
+        let expected = stride(from: 1, to: 100, by: 2).map { "user\($0)" }.sorted()
+        for index in stride(from: 1, to: 100, by: 2) {
+            guard let client = clients[index] else { continue }
+            // The last list each client was sent is the room as it is.
+            let view = try await eventually("user\(index)'s list to settle", within: .seconds(20)) { () -> [String]? in
+                let lists = client.pending.compactMap { try? Message.decode($0) }.filter { $0.type == .connectionList || $0.type == .restConnectionList }
+                let last = lists.last?.list?.keys.sorted()
+                return last == expected ? last : nil
+            }
+            #expect(view == expected)
+        }
+        for server in servers {
+            server.process.signal(SIGTERM)
+            #expect(try await server.process.exitCode() == 0, "\(server.process.stderr)")
+        }
+    }
+}
