@@ -93,8 +93,10 @@ final class SignallingHub: Sendable {
         cluster?.start(RedisRooms.Handlers(
             apply: { [weak self] proposal in self?.applyOrdered(proposal) },
             refuseJoin: { [weak self] socket, error in self?.apply { state, _ in state.switchboard.refuseJoin(socket: socket, error) } },
-            refuse: { [weak self] socket, error in self?.apply { state, _ in state.switchboard.refuse(socket, type: nil, error) } },
-            remoteMembers: { [weak self] in self?.state.withLock { $0.switchboard.remoteMembers } ?? [] }
+            relayHere: { [weak self] socket, text in self?.apply { state, _ in state.switchboard.relayHere(socket: socket, text: text) } },
+            remoteMembers: { [weak self] in self?.state.withLock { $0.switchboard.remoteMembers } ?? [] },
+            localMembers: { [weak self] in self?.state.withLock { $0.switchboard.localMembers } ?? [] },
+            reconcile: { [weak self] members in self?.apply { state, _ in state.switchboard.reconcile(with: members) } }
         ))
     }
 

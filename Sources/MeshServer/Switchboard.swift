@@ -330,6 +330,45 @@ struct Switchboard {
         return outcome
     }
 
+    /// This server's members, to be put back in Redis after it lost them (a restart).
+    var localMembers: [(room: String, id: PeerID, socket: SocketID, username: String?)] {
+        sockets.compactMap { socket, state in
+            guard state.local, !state.closed, let user = state.user else { return nil }
+            return (state.room, user, socket, rooms[state.room]?[user]?.username)
+        }
+    }
+
+    /// Brings the other servers' members to what Redis holds (after it was out of reach):
+    /// who is gone leaves, who came joins, each announced as usual.
+    mutating func reconcile(with members: [(room: String, id: PeerID, socket: SocketID, username: String?)]) -> Outcome {
+        var outcome = Outcome()
+        let held = Set(members.map { "\($0.socket.value) \($0.room) \($0.id)" })
+        for member in remoteMembers where !held.contains("\(member.socket.value) \(member.room) \(member.id)") {
+            let gone = applyLeave(socket: member.socket, room: member.room, id: member.id, reason: .socketClosed)
+            outcome.deliveries += gone.deliveries
+        }
+        for member in members where sockets[member.socket]?.local != true && rooms[member.room]?[member.id]?.socket != member.socket {
+            if let other = rooms[member.room]?[member.id]?.socket, sockets[other]?.local != true {
+                outcome.deliveries += applyLeave(socket: other, room: member.room, id: member.id, reason: .socketClosed).deliveries
+            }
+            guard rooms[member.room]?[member.id] == nil else { continue }
+            outcome.deliveries += applyJoin(socket: member.socket, room: member.room, id: member.id, username: member.username).deliveries
+        }
+        return outcome
+    }
+
+    /// A frame that could not be ordered (Redis out of reach): relayed to this server's
+    /// members only; one for a member of another server is refused, saying why.
+    func relayHere(socket: SocketID, text: String) -> Outcome {
+        var outcome = applyRelay(socket: socket, text: text)
+        if let target = (try? Message.decode(text))?.targetId, let room = sockets[socket]?.room,
+           let recipient = rooms[room]?[target]?.socket, sockets[recipient]?.local != true {
+            let error = ProtocolError(.unavailable, "'\(Self.brief(target))' is on another server, out of reach until the rooms' Redis is back; not relayed")
+            outcome = refuse(socket, type: nil, error)
+        }
+        return outcome
+    }
+
     /// The members of other servers, for their leases to be checked.
     var remoteMembers: [(room: String, id: PeerID, socket: SocketID)] {
         sockets.compactMap { socket, state in

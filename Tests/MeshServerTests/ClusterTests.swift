@@ -51,4 +51,52 @@ struct ClusterTests {
         try await one.stop()
         try await two.stop()
     }
+
+    /// Redis dies: each server goes on relaying between its own users, and says why it
+    /// cannot reach the others or register anyone; Redis comes back empty, as after a
+    /// restart, and within seconds every list agrees again and joins work across servers.
+    @Test func theServersOutliveRedisAndAgreeAgainWhenItIsBack() async throws {
+        let redis = try await RedisServer.start()
+        let one = try await TestServer.start(redis: redis.url)
+        let two = try await TestServer.start(redis: redis.url)
+        let room = "/room/outage"
+        let alice = try await TestClient.join(one.url + room, id: "alice")
+        let bob = try await TestClient.join(two.url + room, id: "bob")
+        let carol = try await TestClient.join(one.url + room, id: "carol")
+        for client in [alice, bob] { _ = try await client.next(where: { $0.type == .connectionList && $0.newUserId == "carol" }) }
+
+        redis.stop()
+        let local = #"{"type":"send_offer","id":"alice","targetId":"carol","sdp":{"type":"offer","sdp":"v=0\r\n"}}"#
+        alice.send(local)
+        #expect(try await carol.nextText() == local)
+        alice.send(#"{"type":"send_offer","id":"alice","targetId":"bob","sdp":{"type":"offer","sdp":"v=0\r\n"}}"#)
+        let unreachable = try await alice.next()
+        #expect(unreachable.code == "unavailable" && unreachable.message?.contains("'bob' is on another server") == true, "\(unreachable)")
+        let late = try await TestClient.connect(one.url + room)
+        late.send(Message(type: .newUser, id: "dave"))
+        #expect(try await late.next().code == "unavailable")
+        // A departure on this server is announced here at once.
+        await carol.close()
+        #expect(try await alice.next(where: { $0.type == .restConnectionList }).list?.keys.sorted() == ["alice", "bob"])
+
+        try await redis.start()
+        // Bob, on the other server, learns Carol left; then a join reaches everyone again.
+        let rest = try await bob.next(where: { $0.type == .restConnectionList }, within: .seconds(10))
+        #expect(rest.list?.keys.sorted() == ["alice", "bob"])
+        let dave = try await TestClient.connect(two.url + room)
+        let joined = try await eventually("a join to work again", within: .seconds(10)) { () async throws -> Message? in
+            dave.send(Message(type: .newUser, id: "dave"))
+            let answer = try await dave.next()
+            if answer.code == "unavailable" { try await Task.sleep(for: .milliseconds(300)) }
+            return answer.code == "unavailable" ? nil : answer
+        }
+        #expect(joined.type == .connectionList, "\(joined)")
+        for client in [alice, bob] {
+            let list = try await client.next(where: { $0.type == .connectionList && $0.newUserId == "dave" })
+            #expect(list.list?.keys.sorted() == ["alice", "bob", "dave"])
+        }
+        await dave.close()
+        try await one.stop()
+        try await two.stop()
+    }
 }

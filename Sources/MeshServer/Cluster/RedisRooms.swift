@@ -27,8 +27,8 @@ public final class RedisRooms: Sendable {
     let snapshot: Snapshot
     private let logger: Logger
     private let writer = DispatchQueue(label: "meshgate.redis.writer")
-    /// The writer's connection: nil after it failed, until it is made again.
-    private let held: WriterConnection
+    /// The writer's connection and what it keeps while Redis is out of reach.
+    private let held: WriterState
     private let running = Atomic<Bool>(true)
     private let handlers = Mutex<Handlers?>(nil)
 
@@ -45,7 +45,7 @@ public final class RedisRooms: Sendable {
     /// The rooms as Redis held them when this server started, and where the log stood then.
     struct Snapshot: Sendable {
         var position: String
-        var members: [(room: String, id: PeerID, socket: SocketID, username: String?)]
+        var members: [Member]
     }
 
     /// What the hub does with what comes back ordered, with a join Redis refused, and with a
@@ -53,10 +53,17 @@ public final class RedisRooms: Sendable {
     struct Handlers: Sendable {
         let apply: @Sendable (Switchboard.Proposal) -> Void
         let refuseJoin: @Sendable (SocketID, ProtocolError) -> Void
-        let refuse: @Sendable (SocketID, ProtocolError) -> Void
-        /// The servers that hold members of this server's rooms, and their members.
+        /// A frame Redis cannot order now: relayed to this server's members only.
+        let relayHere: @Sendable (SocketID, String) -> Void
+        /// The other servers' members, for their leases to be checked.
         let remoteMembers: @Sendable () -> [(room: String, id: PeerID, socket: SocketID)]
+        /// This server's members, put back after Redis lost them.
+        let localMembers: @Sendable () -> [Member]
+        /// The other servers' members as Redis holds them, after it was out of reach.
+        let reconcile: @Sendable ([Member]) -> Void
     }
+
+    typealias Member = (room: String, id: PeerID, socket: SocketID, username: String?)
 
     /// Connects, takes a number for this server and a snapshot of the rooms; throws, saying
     /// why, when Redis cannot be used.
@@ -75,7 +82,7 @@ public final class RedisRooms: Sendable {
         self.address = address
         self.server = server
         self.snapshot = snapshot
-        self.held = WriterConnection(connection)
+        self.held = WriterState(connection)
         self.logger = logger
     }
 
@@ -107,6 +114,7 @@ public final class RedisRooms: Sendable {
     // MARK: Writing
 
     private func write(_ proposal: Switchboard.Proposal) {
+        guard !held.down else { return writeHere(proposal) }
         do {
             switch proposal {
             case .join(let socket, let room, let id, let username):
@@ -126,17 +134,27 @@ public final class RedisRooms: Sendable {
                 _ = try run(["XADD", Self.log, "MAXLEN", "~", String(Self.logLength), "*", "k", "r", "s", String(socket.value), "t", text])
             }
         } catch {
-            logger.error("Redis cannot be reached; what this server's users send is not relayed", metadata: [
+            logger.error("Redis cannot be reached: this server relays between its own users only until it is back", metadata: [
                 "redis": "\(address)", "reason": "\(error.description)",
             ])
-            switch proposal {
-            case .join(let socket, _, _, _):
-                refuseJoin(socket, ProtocolError(.unavailable, "the rooms' Redis cannot be reached; try again in a moment"))
-            case .relay(let socket, _):
-                handlers.withLock { $0 }?.refuse(socket, ProtocolError(.unavailable, "not relayed: the rooms' Redis cannot be reached; try again in a moment"))
-            case .leave:
-                break
-            }
+            held.down = true
+            writeHere(proposal)
+        }
+    }
+
+    /// What a proposal becomes while Redis is out of reach: a relay reaches this server's
+    /// users, a departure is announced to them (and told to Redis once it is back), a join
+    /// is refused.
+    private func writeHere(_ proposal: Switchboard.Proposal) {
+        guard let handlers = handlers.withLock({ $0 }) else { return }
+        switch proposal {
+        case .join(let socket, _, _, _):
+            handlers.refuseJoin(socket, ProtocolError(.unavailable, "cannot register now: the rooms' Redis is out of reach; try again in a moment"))
+        case .relay(let socket, let text):
+            handlers.relayHere(socket, text)
+        case .leave:
+            held.pendingLeaves.append(proposal)
+            handlers.apply(proposal)
         }
     }
 
@@ -173,11 +191,38 @@ public final class RedisRooms: Sendable {
         guard running.load(ordering: .sequentiallyConsistent) else { return }
         do {
             _ = try run(["SET", Self.lease(server), "1", "PX", String(Self.milliseconds(Self.lease))])
-            try sweep()
+            if held.down { try comeBack() }
+            if ContinuousClock.now >= held.sweepNotBefore { try sweep() }
         } catch {
-            logger.warning("cannot renew this server's lease in Redis", metadata: ["redis": "\(address)", "reason": "\(error.description)"])
+            if !held.down {
+                logger.warning("cannot renew this server's lease in Redis", metadata: ["redis": "\(address)", "reason": "\(error.description)"])
+            }
+            held.down = true
         }
         writer.asyncAfter(deadline: .now() + .milliseconds(Int(Self.milliseconds(Self.renewal)))) { [self] in keepLease() }
+    }
+
+    /// Redis is back: this server's members are put back (a restarted Redis lost them), the
+    /// departures it missed are told, and other servers' leases are not judged before each
+    /// had the time to renew its own.
+    private func comeBack() throws(RedisError) {
+        for member in handlers.withLock({ $0 })?.localMembers() ?? [] {
+            let answer = try run(["EVAL", Self.reassertScript, "3", Self.room(member.room), Self.rooms, Self.log, member.room, member.id,
+                                  Self.member(socket: member.socket, username: member.username), String(Self.logLength)])
+            if answer.string == "taken" {
+                logger.warning("after Redis came back, another server's user holds this id", metadata: ["room": "\(member.room)", "id": "\(member.id)"])
+            }
+        }
+        for leave in held.pendingLeaves {
+            if case .leave(let socket, let room, let id, let reason) = leave {
+                _ = try run(["EVAL", Self.leaveScript, "3", Self.room(room), Self.rooms, Self.log,
+                             room, id, String(socket.value), reason.rawValue, String(Self.logLength)])
+            }
+        }
+        held.pendingLeaves = []
+        held.down = false
+        held.sweepNotBefore = .now + Self.lease
+        logger.notice("Redis is back: relaying between servers again", metadata: ["redis": "\(address)"])
     }
 
     private func sweep() throws(RedisError) {
@@ -206,7 +251,12 @@ public final class RedisRooms: Sendable {
                 let reader = try connection ?? RedisConnection(address, timeout: .seconds(5))
                 connection = reader
                 if failing {
-                    logger.notice("Redis is back; relaying between servers again", metadata: ["redis": "\(address)"])
+                    // Every server puts its members back within a lease renewal: then the
+                    // rooms Redis holds are the true ones.
+                    Thread.sleep(forTimeInterval: 3)
+                    let snapshot = try Self.snapshot(reader)
+                    handlers.withLock { $0 }?.reconcile(snapshot.members)
+                    position = snapshot.position
                     failing = false
                 }
                 let reply = try reader.run(["XREAD", "COUNT", "500", "BLOCK", "1000", "STREAMS", Self.log, position])
@@ -306,6 +356,20 @@ public final class RedisRooms: Sendable {
         return 'ok'
         """
 
+    /// KEYS: the room's hash, the set of rooms, the log. ARGV: room, id, member, log length.
+    /// A member of this server put back after Redis lost it: kept if it is there, refused if
+    /// another holds the id, else recorded and announced.
+    static let reassertScript = """
+        local current = redis.call('HGET', KEYS[1], ARGV[2])
+        if current == ARGV[3] then return 'kept' end
+        if current then return 'taken' end
+        redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+        redis.call('SADD', KEYS[2], ARGV[1])
+        local socket = string.match(ARGV[3], '^[^\\n]*')
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'k', 'j', 's', socket, 'r', ARGV[1], 'i', ARGV[2], 'v', ARGV[3])
+        return 'ok'
+        """
+
     /// KEYS: the log, the set of rooms. ARGV: the rooms' hashes' prefix. The log's last entry,
     /// then each room and its members, read in one step so that they agree.
     static let snapshotScript = """
@@ -320,9 +384,16 @@ public final class RedisRooms: Sendable {
         """
 }
 
-/// The writer's connection, touched on the writer's queue only: the queue is its lock.
-private final class WriterConnection: @unchecked Sendable {
+/// The writer's connection and what it keeps while Redis is out of reach, touched on the
+/// writer's queue only: the queue is its lock.
+private final class WriterState: @unchecked Sendable {
     var connection: RedisConnection?
+    /// Redis failed: proposals are done here only until the lease timer reaches it again.
+    var down = false
+    /// Departures done here while it was down, to be told to Redis when it is back.
+    var pendingLeaves: [Switchboard.Proposal] = []
+    /// Other servers' leases are judged from then on (after Redis came back).
+    var sweepNotBefore = ContinuousClock.now
 
     init(_ connection: RedisConnection) {
         self.connection = connection
