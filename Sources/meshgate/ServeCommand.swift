@@ -59,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Share rooms with every server on this Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] (default: this server's rooms are its own).", valueName: "URL"),
             transform: { argument in
-                do throws(RedisError) { return try RedisAddress(argument) } catch { throw ValidationError("--redis: \(error.description)") }
+                do throws(RedisError) { return try RedisAddress(argument) } catch { throw ValidationError(error.description) }
             })
     var redis: RedisAddress?
 
