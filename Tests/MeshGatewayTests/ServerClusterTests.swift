@@ -33,6 +33,26 @@ struct ServerClusterTests {
         #expect(try await one.exitCode() == 0, "\(one.stderr)")
     }
 
+    /// A gateway on one server and Chromium on another see and hear each other: the
+    /// signalling between them went through Redis.
+    @Test func aGatewayAndChromiumOnTwoServersSeeAndHearEachOther() async throws {
+        let redis = try await RedisServer.start()
+        try await Call.run(redis: redis) { call, other in
+            let browser = try call.open(.chromium, id: "browser")
+            try await browser.waitUntil("registered") { $0.registered }
+            // Not the call's own server: the call does not end this gateway for the test.
+            let gateway = try await TestGateway.join(other.url + "/", id: "gw")
+            do {
+                _ = try await browser.waitUntil("video at 320x240 and audio from gw") { $0.receives(from: "gw", width: 320, height: 240) }
+                try await gateway.waitForMedia(from: ["browser"])
+            } catch {
+                try? await gateway.leave()
+                throw error
+            }
+            try await gateway.leave()
+        }
+    }
+
     /// 100 clients join over three servers at once, half of them leave at once: every client
     /// left holds the same list, the one the room really has.
     @Test func aCrowdOverThreeServersAgreesOnTheRoom() async throws {

@@ -50,6 +50,20 @@ final class Call: Sendable {
         try await run(Call(server: server, port: server.port, reports: try await PageReports.start()), body)
     }
 
+    /// Runs the call on a server sharing its rooms through `redis` (`serve --redis`); `other`
+    /// is a second such server, for a test to join some of the call to.
+    static func run(redis: RedisServer, _ body: (Call, _ other: TestServer) async throws -> Void) async throws {
+        let server = try await TestServer.start(redis: redis.url)
+        let other = try await TestServer.start(redis: redis.url)
+        do {
+            try await run(Call(server: server, port: server.port, reports: try await PageReports.start())) { try await body($0, other) }
+        } catch {
+            try? await other.stop()
+            throw error
+        }
+        try await other.stop()
+    }
+
     /// Runs the call on a `meshgate serve` process started as a user starts it, with `arguments`.
     static func run(serving arguments: [String], _ body: (Call) async throws -> Void) async throws {
         let served = try MeshgateProcess(["serve", "--host", "127.0.0.1", "--port", "0"] + arguments)
