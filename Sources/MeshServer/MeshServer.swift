@@ -75,6 +75,15 @@ public struct MeshServer: Sendable {
         try await group.run()
     }
 
+    /// Whether rooms are shared with other servers (`--redis`).
+    public var sharesRooms: Bool { hub.cluster != nil }
+
+    /// Whether this server runs `room`'s hub: always when rooms are its own; with `--redis`,
+    /// when no other live server claimed it.
+    public func claimHub(_ room: String) async -> Bool {
+        await hub.cluster?.claimHub(room) ?? true
+    }
+
     /// Users in a room as the server holds them; the default room is `"/"`, others `"/room/NAME"`.
     public func list(ofRoom room: String) -> UserList {
         hub.list(of: room)

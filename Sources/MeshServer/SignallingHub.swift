@@ -71,7 +71,7 @@ final class SignallingHub: Sendable {
     /// Where joins and departures in hub rooms are told, for their hubs to be started and stopped.
     private let hubRooms: AsyncStream<HubRoomChange>.Continuation?
     /// `serve --redis`: rooms shared with other servers, every change ordered through Redis.
-    private let cluster: RedisRooms?
+    let cluster: RedisRooms?
 
     init(rules: Switchboard.Limits = .init(), limits: Limits = .init(), logger: Logger,
          metrics: ServerMetrics = ServerMetrics(factory: NOOPMetricsHandler.instance),

@@ -300,6 +300,8 @@ struct Switchboard {
         rooms[room, default: [:]][id] = Member(socket: socket, username: username)
         var outcome = announce(in: room, changedFor: id) { Message(type: .connectionList, newUserId: id, list: $0) }
         if sockets[socket]?.local == true { outcome.events.insert(.joined(room: room, id: id, username: username), at: 0) }
+        // Every server hears of a hub room's users: the one that holds its hub, or may take it.
+        outcome.events += hubRoomEvent(room)
         return outcome
     }
 
@@ -327,6 +329,7 @@ struct Switchboard {
         if rooms[room]?.isEmpty == true { rooms[room] = nil }
         var outcome = announce(in: room, changedFor: id) { Message(type: .restConnectionList, list: $0) }
         if local { outcome.events.insert(.left(room: room, id: id, reason: reason), at: 0) }
+        outcome.events += hubRoomEvent(room)
         return outcome
     }
 

@@ -32,10 +32,14 @@ actor HubRooms: Service {
         for tail in tails.values { await tail.value }
     }
 
-    private func apply(_ change: HubRoomChange) {
+    private func apply(_ change: HubRoomChange) async {
         if change.users == 0 {
             hubs.removeValue(forKey: change.room)?.stop()
         } else if hubs[change.room] == nil {
+            // With --redis the room may span servers: only the one that claimed it runs its hub.
+            if server.sharesRooms {
+                guard !change.hasHub, await server.claimHub(change.room), hubs[change.room] == nil else { return }
+            }
             start(change.room)
         }
     }
@@ -74,6 +78,9 @@ actor HubRooms: Service {
         hubs[room] = nil
         try? await Task.sleep(for: .seconds(2))
         guard hubs[room] == nil, !server.list(ofRoom: room).filter({ $0.key != MeshServer.hubID }).isEmpty else { return }
+        if server.sharesRooms {
+            guard await server.claimHub(room), hubs[room] == nil else { return }
+        }
         start(room)
     }
 }

@@ -53,6 +53,32 @@ struct ServerClusterTests {
         }
     }
 
+    /// A hub room whose participants are on two servers has one hub, on one of them (claimed
+    /// through Redis): a gateway on the other server gets the hub's picture and sound.
+    @Test func aHubRoomOverTwoServersHasOneHub() async throws {
+        let redis = try await RedisServer.start()
+        let hubbing = HubTests.serving
+        let (one, oneURL) = try await Self.serve(redis, hubbing)
+        let (two, twoURL) = try await Self.serve(redis, hubbing)
+        let watcher = try await TestClient.join(oneURL + HubTests.room, id: "watcher")
+        let hubList = try await watcher.next(where: { $0.type == .connectionList && $0.newUserId == "hub" }, within: .seconds(20))
+        #expect(hubList.list?.keys.sorted() == ["hub", "watcher"])
+        let gateway = try await TestGateway.join(twoURL + HubTests.room, id: "far")
+        do {
+            try await gateway.waitForMedia(from: ["hub"])
+        } catch {
+            try? await gateway.leave()
+            throw error
+        }
+        try await gateway.leave()
+        let started = [one, two].map { $0.stderr.components(separatedBy: "hub starting").count - 1 }
+        #expect(started.sorted() == [0, 1], "hubs started on each server: \(started)")
+        for server in [one, two] {
+            server.signal(SIGTERM)
+            #expect(try await server.exitCode() == 0, "\(server.stderr.suffix(2000))")
+        }
+    }
+
     /// 100 clients join over three servers at once, half of them leave at once: every client
     /// left holds the same list, the one the room really has.
     @Test func aCrowdOverThreeServersAgreesOnTheRoom() async throws {

@@ -186,6 +186,17 @@ public final class RedisRooms: Sendable {
         }
     }
 
+    /// Whether this server may run `room`'s hub: it holds the claim already, or the server
+    /// that held it has no lease any more. One server of all runs a hub room's hub.
+    func claimHub(_ room: String) async -> Bool {
+        await withCheckedContinuation { continuation in
+            writer.async { [self] in
+                let answer = try? run(["EVAL", Self.claimScript, "1", "meshgate:hub:" + room, String(server), "meshgate:server:"])
+                continuation.resume(returning: answer == .integer(1))
+            }
+        }
+    }
+
     /// Renews the lease every 2 s, and removes the members of servers whose lease ran out.
     private func keepLease() {
         guard running.load(ordering: .sequentiallyConsistent) else { return }
@@ -368,6 +379,14 @@ public final class RedisRooms: Sendable {
         local socket = string.match(ARGV[3], '^[^\\n]*')
         redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'k', 'j', 's', socket, 'r', ARGV[1], 'i', ARGV[2], 'v', ARGV[3])
         return 'ok'
+        """
+
+    /// KEYS: the hub room's claim. ARGV: this server, the leases' prefix.
+    static let claimScript = """
+        local owner = redis.call('GET', KEYS[1])
+        if owner and owner ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. owner) == 1 then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1])
+        return 1
         """
 
     /// KEYS: the log, the set of rooms. ARGV: the rooms' hashes' prefix. The log's last entry,
