@@ -95,8 +95,9 @@ public final class RedisRooms: Sendable {
         writer.async { [self] in keepLease() }
     }
 
-    /// Stops after what was submitted is written; the lease is given back, so the others
-    /// drop what is left of this server's members at once.
+    /// Stops after what was submitted is written (the departures of its closed sockets among
+    /// it); the lease is given back, so the others drop whatever is left of this server's
+    /// members at their next check, within 2 s, rather than after the lease.
     func stop() {
         writer.sync {
             running.store(false, ordering: .sequentiallyConsistent)
