@@ -54,28 +54,36 @@ struct ServerClusterTests {
     }
 
     /// A hub room whose participants are on two servers has one hub, on one of them (claimed
-    /// through Redis): a gateway on the other server gets the hub's picture and sound.
-    @Test func aHubRoomOverTwoServersHasOneHub() async throws {
+    /// through Redis), and gateways on both servers get its picture and sound. Its server
+    /// killed, the other server takes the room over once the lease ran out, and the gateway
+    /// left on it gets the new hub's media.
+    @Test func aHubRoomOverTwoServersHasOneHubThatMovesWhenItsServerDies() async throws {
         let redis = try await RedisServer.start()
         let hubbing = HubTests.serving
-        let (one, oneURL) = try await Self.serve(redis, hubbing)
-        let (two, twoURL) = try await Self.serve(redis, hubbing)
-        let watcher = try await TestClient.join(oneURL + HubTests.room, id: "watcher")
+        let servers = [try await Self.serve(redis, hubbing), try await Self.serve(redis, hubbing)]
+        let watcher = try await TestClient.join(servers[0].url + HubTests.room, id: "watcher")
         let hubList = try await watcher.next(where: { $0.type == .connectionList && $0.newUserId == "hub" }, within: .seconds(20))
         #expect(hubList.list?.keys.sorted() == ["hub", "watcher"])
-        let gateway = try await TestGateway.join(twoURL + HubTests.room, id: "far")
+        let gateways = [try await TestGateway.join(servers[0].url + HubTests.room, id: "near"),
+                        try await TestGateway.join(servers[1].url + HubTests.room, id: "far")]
         do {
-            try await gateway.waitForMedia(from: ["hub"])
+            for gateway in gateways { try await gateway.waitForMedia(from: ["hub"]) }
+            let started = servers.map { $0.process.stderr.components(separatedBy: "hub starting").count - 1 }
+            try #require(started.sorted() == [0, 1], "hubs started on each server: \(started)")
+            let holder = started[0] == 1 ? 0 : 1
+            servers[holder].process.signal(SIGKILL)
+            let survivor = gateways[1 - holder]
+            try await eventually("the dead server's hub to be gone", within: .seconds(15)) { try await survivor.snapshot().peers.isEmpty ? true : nil }
+            try await survivor.waitForMedia(from: ["hub"], within: .seconds(30))
+            #expect(servers[1 - holder].process.stderr.contains("hub starting"))
         } catch {
-            try? await gateway.leave()
+            for gateway in gateways { try? await gateway.leave() }
             throw error
         }
-        try await gateway.leave()
-        let started = [one, two].map { $0.stderr.components(separatedBy: "hub starting").count - 1 }
-        #expect(started.sorted() == [0, 1], "hubs started on each server: \(started)")
-        for server in [one, two] {
-            server.signal(SIGTERM)
-            #expect(try await server.exitCode() == 0, "\(server.stderr.suffix(2000))")
+        for gateway in gateways { try? await gateway.leave() }
+        for server in servers where server.process.isRunning {
+            server.process.signal(SIGTERM)
+            #expect(try await server.process.exitCode() == 0, "\(server.process.stderr.suffix(2000))")
         }
     }
 
