@@ -7,21 +7,24 @@ import Synchronization
 public final class RedisServer: Sendable {
     public let port: Int
     public let password: String?
+    /// More of redis-server's options (`--user …` for an ACL user).
+    private let options: [String]
     private let folder: String
     private let process = Mutex<Process?>(nil)
 
     /// `redis://[:PASSWORD@]127.0.0.1:PORT`
     public var url: String { "redis://" + (password.map { ":\($0)@" } ?? "") + "127.0.0.1:\(port)" }
 
-    public static func start(password: String? = nil) async throws -> RedisServer {
-        let server = RedisServer(port: try freePort(), password: password, folder: try temporaryFolder())
+    public static func start(password: String? = nil, options: [String] = []) async throws -> RedisServer {
+        let server = RedisServer(port: try freePort(), password: password, options: options, folder: try temporaryFolder())
         try await server.start()
         return server
     }
 
-    private init(port: Int, password: String?, folder: String) {
+    private init(port: Int, password: String?, options: [String], folder: String) {
         self.port = port
         self.password = password
+        self.options = options
         self.folder = folder
     }
 
@@ -32,7 +35,7 @@ public final class RedisServer: Sendable {
         let redis = Process()
         redis.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         redis.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder,
-                           "--logfile", folder + "/redis.log"] + (password.map { ["--requirepass", $0] } ?? [])
+                           "--logfile", folder + "/redis.log"] + (password.map { ["--requirepass", $0] } ?? []) + options
         try redis.run()
         process.withLock { $0 = redis }
         let address = try RedisAddress(url)

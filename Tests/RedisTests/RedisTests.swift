@@ -63,6 +63,19 @@ struct RedisConnectionTests {
         #expect(try connection.run(["PING"]) == .status("PONG"))
     }
 
+    /// An ACL user (`redis://USER:PASSWORD@…`) signs in as that user.
+    @Test func anACLUserSignsIn() async throws {
+        let server = try await RedisServer.start(password: "s3cret", options: ["--user", "meshgate", "on", ">p4ss", "~meshgate:*", "+@all"])
+        let connection = try RedisConnection(RedisAddress("redis://meshgate:p4ss@127.0.0.1:\(server.port)"))
+        #expect(try connection.run(["ACL", "WHOAMI"]) == .string("meshgate"))
+        #expect(try connection.run(["SET", "meshgate:x", "1"]) == .status("OK"))
+        guard case .error(let refusal) = try connection.run(["SET", "elsewhere", "1"]) else {
+            Issue.record("a key outside the user's pattern was written")
+            return
+        }
+        #expect(refusal.contains("NOPERM"), "\(refusal)")
+    }
+
     /// Each way a connection fails says what happened and where, the password masked.
     @Test func aConnectionThatCannotWorkSaysWhy() async throws {
         let server = try await RedisServer.start(password: "s3cret")
