@@ -93,7 +93,8 @@ struct Switchboard {
 
     let limits: Limits
     /// Rooms span servers: a join, a departure or a relay is proposed rather than done, and
-    /// done when it comes back through ``apply(_:)`` in the order every server sees.
+    /// done when it comes back (``applyJoin``, ``applyLeave``, ``applyRelay``) in the order
+    /// every server sees.
     let clustered: Bool
     private var sockets: [SocketID: Socket] = [:]
     private var rooms: [String: [PeerID: Member]] = [:]
@@ -345,17 +346,20 @@ struct Switchboard {
     /// who is gone leaves, who came joins, each announced as usual.
     mutating func reconcile(with members: [(room: String, id: PeerID, socket: SocketID, username: String?)]) -> Outcome {
         var outcome = Outcome()
-        let held = Set(members.map { "\($0.socket.value) \($0.room) \($0.id)" })
-        for member in remoteMembers where !held.contains("\(member.socket.value) \(member.room) \(member.id)") {
-            let gone = applyLeave(socket: member.socket, room: member.room, id: member.id, reason: .socketClosed)
-            outcome.deliveries += gone.deliveries
+        func add(_ step: Outcome) {
+            outcome.deliveries += step.deliveries
+            outcome.events += step.events
+        }
+        let held = Set(members.map { [String($0.socket.value), $0.room, $0.id] })
+        for member in remoteMembers where !held.contains([String(member.socket.value), member.room, member.id]) {
+            add(applyLeave(socket: member.socket, room: member.room, id: member.id, reason: .socketClosed))
         }
         for member in members where sockets[member.socket]?.local != true && rooms[member.room]?[member.id]?.socket != member.socket {
             if let other = rooms[member.room]?[member.id]?.socket, sockets[other]?.local != true {
-                outcome.deliveries += applyLeave(socket: other, room: member.room, id: member.id, reason: .socketClosed).deliveries
+                add(applyLeave(socket: other, room: member.room, id: member.id, reason: .socketClosed))
             }
             guard rooms[member.room]?[member.id] == nil else { continue }
-            outcome.deliveries += applyJoin(socket: member.socket, room: member.room, id: member.id, username: member.username).deliveries
+            add(applyJoin(socket: member.socket, room: member.room, id: member.id, username: member.username))
         }
         return outcome
     }
