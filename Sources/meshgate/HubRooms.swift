@@ -38,10 +38,28 @@ actor HubRooms: Service {
         } else if hubs[change.room] == nil {
             // With --redis the room may span servers: only the one that claimed it runs its hub.
             if server.sharesRooms {
-                guard !change.hasHub, await server.claimHub(change.room), hubs[change.room] == nil else { return }
+                guard !change.hasHub else { return }
+                guard await server.claimHub(change.room) else { return recheck(change.room) }
+                guard hubs[change.room] == nil else { return }
             }
             start(change.room)
         }
+    }
+
+    /// Another server holds the room's claim but runs no hub (it is stopping, or died):
+    /// once its lease has had the time to lapse, the claim is tried again.
+    private func recheck(_ room: String) {
+        Task {
+            try? await Task.sleep(for: .seconds(7))
+            await self.takeOverIfHubless(room)
+        }
+    }
+
+    private func takeOverIfHubless(_ room: String) async {
+        let members = server.list(ofRoom: room)
+        guard hubs[room] == nil, members[MeshServer.hubID] == nil, members.count > 0 else { return }
+        guard await server.claimHub(room) else { return recheck(room) }
+        if hubs[room] == nil { start(room) }
     }
 
     private func start(_ room: String) {

@@ -55,9 +55,10 @@ struct ServerClusterTests {
 
     /// A hub room whose participants are on two servers has one hub, on one of them (claimed
     /// through Redis), and gateways on both servers get its picture and sound. Its server
-    /// killed, the other server takes the room over once the lease ran out, and the gateway
-    /// left on it gets the new hub's media.
-    @Test func aHubRoomOverTwoServersHasOneHubThatMovesWhenItsServerDies() async throws {
+    /// killed, or stopped as systemd stops it, the other server takes the room over (once
+    /// the lease ran out, or was given back), and the gateway left on it gets the new hub's media.
+    @Test(arguments: [SIGKILL, SIGTERM])
+    func aHubRoomOverTwoServersHasOneHubThatMovesWhenItsServerGoes(signal: Int32) async throws {
         let redis = try await RedisServer.start()
         let hubbing = HubTests.serving
         let servers = [try await Self.serve(redis, hubbing), try await Self.serve(redis, hubbing)]
@@ -71,7 +72,7 @@ struct ServerClusterTests {
             let started = servers.map { $0.process.stderr.components(separatedBy: "hub starting").count - 1 }
             try #require(started.sorted() == [0, 1], "hubs started on each server: \(started)")
             let holder = started[0] == 1 ? 0 : 1
-            servers[holder].process.signal(SIGKILL)
+            servers[holder].process.signal(signal)
             let survivor = gateways[1 - holder]
             try await eventually("the dead server's hub to be gone", within: .seconds(15)) { try await survivor.snapshot().peers.isEmpty ? true : nil }
             try await survivor.waitForMedia(from: ["hub"], within: .seconds(30))
