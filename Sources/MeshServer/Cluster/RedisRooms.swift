@@ -129,8 +129,7 @@ public final class RedisRooms: Sendable {
                 default: refuseJoin(socket, ProtocolError(.unavailable, "the rooms' Redis did not take 'new_user': \(answer)"))
                 }
             case .leave(let socket, let room, let id, let reason):
-                _ = try run(["EVAL", Self.leaveScript, "3", Self.room(room), Self.rooms, Self.log,
-                             room, id, String(socket.value), reason.rawValue, String(Self.logLength)])
+                _ = try leave(socket: socket, room: room, id: id, reason: reason)
             case .relay(let socket, let text):
                 _ = try run(["XADD", Self.log, "MAXLEN", "~", String(Self.logLength), "*", "k", "r", "s", String(socket.value), "t", text])
             }
@@ -225,16 +224,21 @@ public final class RedisRooms: Sendable {
                 logger.warning("after Redis came back, another server's user holds this id", metadata: ["room": "\(member.room)", "id": "\(member.id)"])
             }
         }
-        for leave in held.pendingLeaves {
-            if case .leave(let socket, let room, let id, let reason) = leave {
-                _ = try run(["EVAL", Self.leaveScript, "3", Self.room(room), Self.rooms, Self.log,
-                             room, id, String(socket.value), reason.rawValue, String(Self.logLength)])
+        for departure in held.pendingLeaves {
+            if case .leave(let socket, let room, let id, let reason) = departure {
+                _ = try leave(socket: socket, room: room, id: id, reason: reason)
             }
         }
         held.pendingLeaves = []
         held.down = false
         held.sweepNotBefore = .now + Self.lease
         logger.notice("Redis is back: relaying between servers again", metadata: ["redis": "\(address)"])
+    }
+
+    /// Removes `id` from `room` if `socket` still holds it, and logs the departure; whether it did.
+    private func leave(socket: SocketID, room: String, id: PeerID, reason: Switchboard.LeaveReason) throws(RedisError) -> Bool {
+        try run(["EVAL", Self.leaveScript, "3", Self.room(room), Self.rooms, Self.log,
+                 room, id, String(socket.value), reason.rawValue, String(Self.logLength)]).string == "ok"
     }
 
     private func sweep() throws(RedisError) {
@@ -244,9 +248,7 @@ public final class RedisRooms: Sendable {
             let owner = member.socket.value >> 40
             if alive[owner] == nil { alive[owner] = try run(["EXISTS", Self.lease(owner)]) == .integer(1) }
             guard alive[owner] == false else { continue }
-            let answer = try run(["EVAL", Self.leaveScript, "3", Self.room(member.room), Self.rooms, Self.log,
-                                  member.room, member.id, String(member.socket.value), Switchboard.LeaveReason.socketClosed.rawValue, String(Self.logLength)])
-            if answer.string == "ok" {
+            if try leave(socket: member.socket, room: member.room, id: member.id, reason: .socketClosed) {
                 logger.notice("a server's lease ran out: its user left", metadata: ["room": "\(member.room)", "id": "\(member.id)", "server": "\(owner)"])
             }
         }
