@@ -30,13 +30,29 @@ enum MediaAnalysis {
     /// seconds before its end), against the power of the whole signal (1: all of it at that
     /// pitch), by Goertzel's algorithm.
     static func tones(in path: String, hertz: [Int], window: ClosedRange<Double>? = nil) async throws -> [Int: Double] {
-        let rate = 16_000
+        let samples = try await audio(of: path)
+        return power(of: hertz, in: window.map { part(of: samples, window: $0) } ?? samples[...])
+    }
+
+    /// `tones(in:hertz:window:)` for each of `windows`, the file decoded once.
+    static func tones(in path: String, hertz: [Int], windows: [ClosedRange<Double>]) async throws -> [[Int: Double]] {
+        let samples = try await audio(of: path)
+        return windows.map { power(of: hertz, in: part(of: samples, window: $0)) }
+    }
+
+    private static let rate = 16_000
+
+    private static func audio(of path: String) async throws -> [Double] {
         let raw = try await decode(path, ["!", "audioconvert", "!", "audioresample", "!", "audio/x-raw,format=S16LE,channels=1,rate=\(rate)"])
-        var samples = raw.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Double($0) / 32_768 }
-        if let window {
-            let end = max(0, samples.count - Int(window.lowerBound * Double(rate)))
-            samples = Array(samples[max(0, samples.count - Int(window.upperBound * Double(rate)))..<end])
-        }
+        return raw.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }.map { Double($0) / 32_768 }
+    }
+
+    private static func part(of samples: [Double], window: ClosedRange<Double>) -> ArraySlice<Double> {
+        let end = max(0, samples.count - Int(window.lowerBound * Double(rate)))
+        return samples[min(end, max(0, samples.count - Int(window.upperBound * Double(rate))))..<end]
+    }
+
+    private static func power<Samples: Collection<Double>>(of hertz: [Int], in samples: Samples) -> [Int: Double] {
         let total = samples.reduce(0) { $0 + $1 * $1 }
         guard total > 0 else { return Dictionary(uniqueKeysWithValues: hertz.map { ($0, 0) }) }
         return Dictionary(uniqueKeysWithValues: hertz.map { frequency in
