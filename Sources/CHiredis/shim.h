@@ -15,3 +15,12 @@ static inline redisContext *mg_redis_connect(const char *host, int port, long mi
     if (context != NULL && context->err == 0) redisSetTimeout(context, limit);
     return context;
 }
+
+/// Takes a connected socket (the plain end of a TLS tunnel) with the same time limit on
+/// every read and write.
+static inline redisContext *mg_redis_connect_fd(int fd, long milliseconds) {
+    struct timeval limit = { milliseconds / 1000, (milliseconds % 1000) * 1000 };
+    redisContext *context = redisConnectFd(fd);
+    if (context != NULL && context->err == 0) redisSetTimeout(context, limit);
+    return context;
+}

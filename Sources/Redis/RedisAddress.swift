@@ -9,6 +9,8 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
     public var password: String?
     public var database: Int
     public var tls: Bool
+    /// How `rediss://` checks Redis and shows itself; not part of the URL.
+    public var tlsFiles = RedisTLSFiles()
 
     public static let defaultPort = 6379
 

@@ -27,17 +27,28 @@ public enum RedisReply: Sendable, Equatable {
 /// owner at a time. A connection that failed once is done: make another.
 public final class RedisConnection {
     private var context: UnsafeMutablePointer<redisContext>?
+    /// For `rediss://`: what carries hiredis's plain connection over TLS.
+    private var tunnel: TLSTunnel?
     public let address: RedisAddress
 
     /// Connects, signs in (`AUTH`) and picks the database (`SELECT`); `timeout` also limits
     /// each read and write after.
     public init(_ address: RedisAddress, timeout: Duration = .seconds(2)) throws(RedisError) {
         self.address = address
-        guard !address.tls else {
-            throw RedisError("\(address): TLS to Redis (rediss://) is not supported by this build's hiredis 0.14; reach Redis over a private network or a TLS tunnel (stunnel) with redis://")
-        }
         let milliseconds = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        guard let context = mg_redis_connect(address.host, Int32(address.port), milliseconds) else {
+        let context: UnsafeMutablePointer<redisContext>?
+        if address.tls {
+            do {
+                tunnel = try TLSTunnel(host: address.host, port: address.port, files: address.tlsFiles, timeout: timeout)
+            } catch {
+                throw RedisError("cannot reach Redis at \(address): \(error)")
+            }
+            context = tunnel.flatMap { mg_redis_connect_fd($0.descriptor, milliseconds) }
+        } else {
+            context = mg_redis_connect(address.host, Int32(address.port), milliseconds)
+        }
+        guard let context else {
+            tunnel?.close(hiredisEndToo: true)
             throw RedisError("cannot reach Redis at \(address): out of memory")
         }
         self.context = context
@@ -87,7 +98,8 @@ public final class RedisConnection {
     }
 
     private func fail(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
-        let error = RedisError("lost Redis at \(address): \(Self.reason(of: context))")
+        let tls = tunnel?.closedBecause.map { "; \($0)" } ?? ""
+        let error = RedisError("lost Redis at \(address): \(Self.reason(of: context))\(tls)")
         close()
         return error
     }
@@ -95,6 +107,8 @@ public final class RedisConnection {
     private func close() {
         if let context { redisFree(context) }
         context = nil
+        tunnel?.close()
+        tunnel = nil
     }
 
     private static func reason(of context: UnsafeMutablePointer<redisContext>) -> String {

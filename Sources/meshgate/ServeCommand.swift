@@ -57,11 +57,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Accept WebSocket upgrades from pages of this origin only (repeatable; default: any).", valueName: "ORIGIN"))
     var allowedOrigin: [String] = []
 
-    @Option(help: ArgumentHelp("Share rooms with every server on this Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] (default: this server's rooms are its own).", valueName: "URL"),
+    @Option(help: ArgumentHelp("Share rooms with every server on this Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], or rediss://… for TLS (default: this server's rooms are its own).", valueName: "URL"),
             transform: { argument in
                 do throws(RedisError) { return try RedisAddress(argument) } catch { throw ValidationError(error.description) }
             })
     var redis: RedisAddress?
+
+    @Option(help: ArgumentHelp("PEM certificate authorities that rediss:// trusts (default: the system's).", valueName: "FILE"))
+    var redisCa: String?
+
+    @Option(help: ArgumentHelp("PEM client certificate shown to a rediss:// Redis that asks for one; with --redis-key.", valueName: "FILE"))
+    var redisCert: String?
+
+    @Option(help: ArgumentHelp("PEM private key for --redis-cert.", valueName: "FILE"))
+    var redisKey: String?
 
     @Option(help: ArgumentHelp("Size of the picture a hub room's hub sends everyone. (default: 1280x720)", valueName: "WxH"),
             transform: { try Size(argument: $0, flag: "--hub-size") })
@@ -116,6 +125,19 @@ struct ServeCommand: AsyncParsableCommand {
             }
         default: throw ValidationError("--tls-cert and --tls-key go together")
         }
+        try validateRedisTLS()
+    }
+
+    private func validateRedisTLS() throws {
+        let files = [("--redis-ca", redisCa), ("--redis-cert", redisCert), ("--redis-key", redisKey)].compactMap { flag, file in file.map { (flag, $0) } }
+        guard !files.isEmpty else { return }
+        guard redis?.tls == true else {
+            throw ValidationError("\(files.map(\.0).joined(separator: ", ")) \(files.count == 1 ? "is" : "are") for --redis rediss://… (TLS) only")
+        }
+        guard (redisCert == nil) == (redisKey == nil) else { throw ValidationError("--redis-cert and --redis-key go together") }
+        for (flag, file) in files where !FileManager.default.isReadableFile(atPath: file) {
+            throw ValidationError("\(flag) '\(file)' is not a readable file")
+        }
     }
 
     /// What each hub room's hub runs with.
@@ -152,7 +174,8 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "meshgate.server")
         let metrics = monitoring.endpoint()
         var cluster: RedisRooms?
-        if let redis {
+        if var redis {
+            redis.tlsFiles = RedisTLSFiles(authority: redisCa, certificate: redisCert, key: redisKey)
             do throws(RedisError) {
                 cluster = try RedisRooms.connect(redis, logger: logger)
             } catch {

@@ -9,15 +9,17 @@ import Testing
 struct ServerClusterTests {
     /// A `meshgate serve --redis` on a free loopback port, and its WebSocket URL.
     static func serve(_ redis: RedisServer, _ arguments: [String] = []) async throws -> (process: MeshgateProcess, url: String) {
-        let served = try MeshgateProcess(["serve", "--host", "127.0.0.1", "--port", "0", "--redis", redis.url] + arguments)
+        let served = try MeshgateProcess(["serve", "--host", "127.0.0.1", "--port", "0"] + redis.serveArguments + arguments)
         let port = try await MetricsTests.port(in: served, after: "url=ws://127.0.0.1:")
         return (served, "ws://127.0.0.1:\(port)")
     }
 
     /// kill -9 of a server: its users are announced gone on the others within the lease
-    /// (6 s, well under 10), and their ids are free again.
-    @Test func aKilledServersUsersLeaveWithinItsLease() async throws {
-        let redis = try await RedisServer.start()
+    /// (6 s, well under 10), and their ids are free again; the same with the servers reaching
+    /// Redis over TLS (`rediss://`, `--redis-ca`, a client certificate).
+    @Test(arguments: [false, true])
+    func aKilledServersUsersLeaveWithinItsLease(tls: Bool) async throws {
+        let redis = try await RedisServer.start(tls: tls ? TestAuthority.make() : nil)
         let (one, oneURL) = try await Self.serve(redis)
         let (two, twoURL) = try await Self.serve(redis)
         let stayer = try await TestClient.join(oneURL + "/room/k", id: "stayer")
@@ -122,5 +124,31 @@ struct ServerClusterTests {
             server.process.signal(SIGTERM)
             #expect(try await server.process.exitCode() == 0, "\(server.process.stderr)")
         }
+    }
+
+    /// TLS options that cannot work are usage errors, said before anything starts.
+    @Test(arguments: [
+        (["--redis", "rediss://localhost:1", "--redis-cert", "/etc/hostname"], "--redis-cert and --redis-key go together"),
+        (["--redis", "redis://localhost:1", "--redis-ca", "/etc/hostname"], "--redis-ca is for --redis rediss://… (TLS) only"),
+        (["--redis-ca", "/etc/hostname"], "--redis-ca is for --redis rediss://… (TLS) only"),
+        (["--redis", "rediss://localhost:1", "--redis-ca", "/nonexistent/ca.pem"], "--redis-ca '/nonexistent/ca.pem' is not a readable file"),
+    ])
+    func aBadRedisTLSOptionIsAUsageError(arguments: [String], message: String) async throws {
+        let result = try await MeshgateProcess.run(["serve", "--port", "0"] + arguments)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+    }
+
+    /// A Redis whose certificate is not trusted (no --redis-ca for its private authority):
+    /// the server does not start, and says why.
+    @Test func anUntrustedRedisIsRefusedAtStart() async throws {
+        let authority = try TestAuthority.make()
+        defer { authority.remove() }
+        let redis = try await RedisServer.start(tls: authority)
+        let result = try await MeshgateProcess.run(["serve", "--port", "0", "--redis", redis.url,
+                                                    "--redis-cert", authority.clientCertificate, "--redis-key", authority.clientKey])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--redis: cannot reach Redis at \(redis.url)/0: the TLS handshake with Redis failed: Redis's certificate is not signed by an authority trusted here"),
+                "stderr: \(result.stderr)")
     }
 }

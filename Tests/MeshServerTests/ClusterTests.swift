@@ -7,11 +7,12 @@ import Testing
 @Suite(.serialized)
 struct ClusterTests {
     /// Lists, duplicate ids, targeted relay, broadcast, `close_connection` and a lost socket,
-    /// with the users of one room on two servers.
-    @Test func theProtocolsRulesHoldAcrossServers() async throws {
-        let redis = try await RedisServer.start()
-        let one = try await TestServer.start(redis: redis.url)
-        let two = try await TestServer.start(redis: redis.url)
+    /// with the users of one room on two servers; the same over TLS to Redis (`rediss://`).
+    @Test(arguments: [false, true])
+    func theProtocolsRulesHoldAcrossServers(tls: Bool) async throws {
+        let redis = try await RedisServer.start(tls: tls ? TestAuthority.make() : nil)
+        let one = try await TestServer.start(redis: redis)
+        let two = try await TestServer.start(redis: redis)
         let alice = try await TestClient.join(one.url + "/room/cross", id: "alice")
         let bob = try await TestClient.join(two.url + "/room/cross", id: "bob")
         // Alice, on the other server, gets the same list Bob got.
@@ -54,11 +55,13 @@ struct ClusterTests {
 
     /// Redis dies: each server goes on relaying between its own users, and says why it
     /// cannot reach the others or register anyone; Redis comes back empty, as after a
-    /// restart, and within seconds every list agrees again and joins work across servers.
-    @Test func theServersOutliveRedisAndAgreeAgainWhenItIsBack() async throws {
-        let redis = try await RedisServer.start()
-        let one = try await TestServer.start(redis: redis.url)
-        let two = try await TestServer.start(redis: redis.url)
+    /// restart, and within seconds every list agrees again and joins work across servers;
+    /// the same over TLS.
+    @Test(arguments: [false, true])
+    func theServersOutliveRedisAndAgreeAgainWhenItIsBack(tls: Bool) async throws {
+        let redis = try await RedisServer.start(tls: tls ? TestAuthority.make() : nil)
+        let one = try await TestServer.start(redis: redis)
+        let two = try await TestServer.start(redis: redis)
         let room = "/room/outage"
         let alice = try await TestClient.join(one.url + room, id: "alice")
         let bob = try await TestClient.join(two.url + room, id: "bob")

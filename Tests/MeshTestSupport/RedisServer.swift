@@ -4,26 +4,46 @@ import Synchronization
 
 /// A real `redis-server` (Debian's) on loopback, for a test: nothing saved, a folder of its
 /// own; ``stop()`` kills it as a crash would, ``start()`` brings it back on the same port.
+/// With a `tls` authority it takes TLS only, and only from clients with its client certificate.
 public final class RedisServer: Sendable {
     public let port: Int
     public let password: String?
+    public let tls: TestAuthority?
     /// More of redis-server's options (`--user …` for an ACL user).
     private let options: [String]
     private let folder: String
     private let process = Mutex<Process?>(nil)
 
-    /// `redis://[:PASSWORD@]127.0.0.1:PORT`
-    public var url: String { "redis://" + (password.map { ":\($0)@" } ?? "") + "127.0.0.1:\(port)" }
+    /// `redis://[:PASSWORD@]127.0.0.1:PORT`, `rediss://[:PASSWORD@]localhost:PORT` with TLS
+    /// (the name its certificate has).
+    public var url: String {
+        (tls == nil ? "redis://" : "rediss://") + (password.map { ":\($0)@" } ?? "") + (tls == nil ? "127.0.0.1" : "localhost") + ":\(port)"
+    }
 
-    public static func start(password: String? = nil, options: [String] = []) async throws -> RedisServer {
-        let server = RedisServer(port: try freePort(), password: password, options: options, folder: try temporaryFolder())
+    /// The URL with what TLS needs to reach it.
+    public var address: RedisAddress {
+        get throws {
+            var address = try RedisAddress(url)
+            if let tls { address.tlsFiles = RedisTLSFiles(authority: tls.authority, certificate: tls.clientCertificate, key: tls.clientKey) }
+            return address
+        }
+    }
+
+    /// What `meshgate serve` is given to reach it.
+    public var serveArguments: [String] {
+        ["--redis", url] + (tls.map { ["--redis-ca", $0.authority, "--redis-cert", $0.clientCertificate, "--redis-key", $0.clientKey] } ?? [])
+    }
+
+    public static func start(password: String? = nil, tls: TestAuthority? = nil, options: [String] = []) async throws -> RedisServer {
+        let server = RedisServer(port: try freePort(), password: password, tls: tls, options: options, folder: try temporaryFolder())
         try await server.start()
         return server
     }
 
-    private init(port: Int, password: String?, options: [String], folder: String) {
+    private init(port: Int, password: String?, tls: TestAuthority?, options: [String], folder: String) {
         self.port = port
         self.password = password
+        self.tls = tls
         self.options = options
         self.folder = folder
     }
@@ -34,11 +54,13 @@ public final class RedisServer: Sendable {
     public func start() async throws {
         let redis = Process()
         redis.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        redis.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder,
+        let listening = tls.map { ["--port", "0", "--tls-port", String(port), "--tls-cert-file", $0.serverCertificate, "--tls-key-file", $0.serverKey,
+                                   "--tls-ca-cert-file", $0.authority, "--tls-auth-clients", "yes"] } ?? ["--port", String(port)]
+        redis.arguments = listening + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder,
                            "--logfile", folder + "/redis.log"] + (password.map { ["--requirepass", $0] } ?? []) + options
         try redis.run()
         process.withLock { $0 = redis }
-        let address = try RedisAddress(url)
+        let address = try self.address
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if (try? RedisConnection(address).run(["PING"])) == .status("PONG") { return }

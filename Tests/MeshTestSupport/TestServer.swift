@@ -24,7 +24,7 @@ public final class TestServer: Sendable {
     /// `logger` (warnings and worse on the test's output if not given); with `redis`, sharing
     /// rooms with every server on that Redis.
     public static func start(
-        port: Int = 0, logger: Logger? = nil, redis: String? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
+        port: Int = 0, logger: Logger? = nil, redis: RedisServer? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
@@ -35,7 +35,7 @@ public final class TestServer: Sendable {
             logger.logLevel = .warning
             return logger
         }()
-        let cluster = try redis.map { try RedisRooms.connect(try RedisAddress($0), logger: logger) }
+        let cluster = try redis.map { try RedisRooms.connect(try $0.address, logger: logger) }
         cluster?.limitRooms(to: configuration.maxRoomSize)
         let server = MeshServer(configuration: configuration, logger: logger, cluster: cluster)
         let bound = Mutex<Int?>(nil)

@@ -87,9 +87,9 @@ struct RedisConnectionTests {
         }
         do {
             _ = try RedisConnection(RedisAddress("rediss://127.0.0.1:\(server.port)"))
-            Issue.record("rediss:// was taken")
+            Issue.record("rediss:// to a Redis without TLS was taken")
         } catch {
-            #expect(error.description.contains("rediss://") && error.description.contains("TLS"), "\(error)")
+            #expect(error.description.contains("cannot reach Redis at rediss://127.0.0.1:\(server.port)/0: the TLS handshake with Redis failed: no answer within"), "\(error)")
         }
         let connection = try RedisConnection(RedisAddress(server.url))
         server.stop()
@@ -108,5 +108,65 @@ struct RedisConnectionTests {
         // Back on the same port, as after a restart.
         try await server.start()
         #expect(try RedisConnection(RedisAddress(server.url)).run(["PING"]) == .status("PONG"))
+    }
+
+    /// `rediss://`: the same commands over TLS, a reply far larger than one TLS record both
+    /// ways, Redis's certificate checked against our authority, ours shown to it.
+    @Test func aConnectionOverTLSRunsCommands() async throws {
+        let authority = try TestAuthority.make()
+        defer { authority.remove() }
+        let server = try await RedisServer.start(password: "s3cret", tls: authority)
+        let connection = try RedisConnection(try server.address)
+        #expect(try connection.run(["PING"]) == .status("PONG"))
+        let large = String(repeating: "grüß dich, 世界 👋 ", count: 100_000)
+        #expect(try connection.run(["SET", "large", large]) == .status("OK"))
+        for _ in 1...3 { try connection.send(["GET", "large"]) }
+        #expect(try [connection.next(), connection.next(), connection.next()] == Array(repeating: .string(large), count: 3))
+        server.stop()
+        do {
+            _ = try connection.run(["PING"])
+            Issue.record("a killed server answered over TLS")
+        } catch {
+            #expect(error.description.contains("lost Redis at rediss://:***@localhost:\(server.port)/0"), "\(error)")
+        }
+        try await server.start()
+        #expect(try RedisConnection(try server.address).run(["PING"]) == .status("PONG"))
+    }
+
+    /// Each TLS problem is said as such: a certificate no trusted authority signed, one for
+    /// another name, no client certificate where Redis asks for one, files that are not there.
+    @Test func aTLSConnectionThatCannotWorkSaysWhy() async throws {
+        let authority = try TestAuthority.make()
+        defer { authority.remove() }
+        let server = try await RedisServer.start(tls: authority)
+        let trusted = RedisTLSFiles(authority: authority.authority, certificate: authority.clientCertificate, key: authority.clientKey)
+        func failure(_ url: String, _ files: RedisTLSFiles) -> String {
+            var address: RedisAddress
+            do { address = try RedisAddress(url) } catch { return "bad URL \(error)" }
+            address.tlsFiles = files
+            do {
+                _ = try RedisConnection(address).run(["PING"])
+                return "connected"
+            } catch {
+                return error.description
+            }
+        }
+        let url = "rediss://localhost:\(server.port)"
+        var untrusted = trusted
+        untrusted.authority = nil
+        let unsigned = failure(url, untrusted)
+        #expect(unsigned.contains("certificate is not signed by an authority trusted here"), "\(unsigned)")
+        let byAddress = failure("rediss://127.0.0.1:\(server.port)", trusted)
+        #expect(byAddress.contains("Redis's certificate is not for 127.0.0.1"), "\(byAddress)")
+        // TLS 1.3 refuses a missing client certificate after the handshake: at the first command.
+        let anonymous = failure(url, RedisTLSFiles(authority: authority.authority))
+        #expect(anonymous.contains("Redis asks for a client certificate and none was given"), "\(anonymous)")
+        var missing = trusted
+        missing.authority = authority.folder + "/none.pem"
+        #expect(failure(url, missing).contains("cannot read the certificate authority file \(authority.folder)/none.pem"))
+        var halfClient = trusted
+        halfClient.key = nil
+        #expect(failure(url, halfClient).contains("needs both its certificate and its key"))
+        #expect(failure(url, trusted) == "connected")
     }
 }

@@ -53,8 +53,8 @@ final class Call: Sendable {
     /// Runs the call on a server sharing its rooms through `redis` (`serve --redis`); `other`
     /// is a second such server, for a test to join some of the call to.
     static func run(redis: RedisServer, _ body: (Call, _ other: TestServer) async throws -> Void) async throws {
-        let server = try await TestServer.start(redis: redis.url)
-        let other = try await TestServer.start(redis: redis.url)
+        let server = try await TestServer.start(redis: redis)
+        let other = try await TestServer.start(redis: redis)
         do {
             try await run(Call(server: server, port: server.port, reports: try await PageReports.start())) { try await body($0, other) }
         } catch {
