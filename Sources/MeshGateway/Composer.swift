@@ -135,6 +135,9 @@ final class Composer {
             }
             let composer = Composer(output: .encoded(target, bin: bin, mixer: mixer), compositor: compositor, pipeline: pipeline,
                                     width: width, height: height, fps: fps, logger: logger)
+            // A live compositor can give its first time twice: an encoder given two frames at
+            // one time stamps the second with none, and MP4 then refuses the whole stream.
+            for name in ["video_out", "audio_out"] { bin.element(named: name)?.staticPad("sink")?.keepTimeMoving() }
             sink.countBuffers(into: composer.delivered)
             let written = composer.written.continuation
             sink.onEOS { written.yield() }
@@ -158,6 +161,8 @@ final class Composer {
     /// A hub's composer, on the compositor of the send graph in `pipeline`.
     static func hub(in pipeline: Pipeline, width: Int, height: Int, fps: Int, logger: Logger) throws(GatewayError) -> Composer {
         guard let compositor = pipeline.element(named: hubCompositor) else { throw GatewayError("the hub's pipeline has no compositor") }
+        // As for a composition: its encoders (x264enc) need every frame later than the last.
+        compositor.staticPad("src")?.keepTimeMoving()
         return Composer(output: .hub, compositor: compositor, pipeline: pipeline, width: width, height: height, fps: fps, logger: logger)
     }
 
