@@ -34,10 +34,29 @@ enum MediaAnalysis {
         return power(of: hertz, in: window.map { part(of: samples, window: $0) } ?? samples[...])
     }
 
-    /// `tones(in:hertz:window:)` for each of `windows`, the file decoded once.
-    static func tones(in path: String, hertz: [Int], windows: [ClosedRange<Double>]) async throws -> [[Int: Double]] {
+    /// How much of each pitch in `hertz` one hears in each of `windows` (seconds before the
+    /// end of `path`'s audio): its share of the power (1: all of it) in blocks of 0.2 s,
+    /// averaged over the blocks that are not silent. Short blocks, each windowed, leave a
+    /// tone its full share across a glitch (a bit of sound dropped or repeated by a busy
+    /// mixer), which shifts its phase: over a whole window in one piece the parts before
+    /// and after would cancel out.
+    static func heard(in path: String, hertz: [Int], windows: [ClosedRange<Double>]) async throws -> [[Int: Double]] {
         let samples = try await audio(of: path)
-        return windows.map { power(of: hertz, in: part(of: samples, window: $0)) }
+        let length = rate / 5
+        let hann = (0..<length).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(length)) }
+        return windows.map { window in
+            let piece = part(of: samples, window: window)
+            let shares = stride(from: piece.startIndex, to: piece.endIndex - length + 1, by: length).compactMap { start -> [Int: Double]? in
+                let block = zip(piece[start..<start + length], hann).map { $0 * $1 }
+                let total = block.reduce(0) { $0 + $1 * $1 }
+                guard total > 0 else { return nil }
+                // A tone under a Hann window puts n²a²/16 in its bin and 3n·a²/16 in the total.
+                return Dictionary(uniqueKeysWithValues: hertz.map { ($0, 3 * goertzel($0, block) / (Double(length) * total)) })
+            }
+            return Dictionary(uniqueKeysWithValues: hertz.map { frequency in
+                (frequency, shares.reduce(0) { $0 + ($1[frequency] ?? 0) } / Double(max(1, shares.count)))
+            })
+        }
     }
 
     private static let rate = 16_000
@@ -55,16 +74,18 @@ enum MediaAnalysis {
     private static func power<Samples: Collection<Double>>(of hertz: [Int], in samples: Samples) -> [Int: Double] {
         let total = samples.reduce(0) { $0 + $1 * $1 }
         guard total > 0 else { return Dictionary(uniqueKeysWithValues: hertz.map { ($0, 0) }) }
-        return Dictionary(uniqueKeysWithValues: hertz.map { frequency in
-            let coefficient = 2 * cos(2 * Double.pi * Double(frequency) / Double(rate))
-            var (previous, beforeThat) = (0.0, 0.0)
-            for sample in samples {
-                (previous, beforeThat) = (sample + coefficient * previous - beforeThat, previous)
-            }
-            let power = previous * previous + beforeThat * beforeThat - coefficient * previous * beforeThat
-            // A pure tone of n samples and amplitude a puts n²a²/4 in its bin and n·a²/2 in the total.
-            return (frequency, 2 * power / (Double(samples.count) * total))
-        })
+        // A pure tone of n samples and amplitude a puts n²a²/4 in its bin and n·a²/2 in the total.
+        return Dictionary(uniqueKeysWithValues: hertz.map { ($0, 2 * goertzel($0, samples) / (Double(samples.count) * total)) })
+    }
+
+    /// The power of `samples` at `frequency`, by Goertzel's algorithm.
+    private static func goertzel<Samples: Collection<Double>>(_ frequency: Int, _ samples: Samples) -> Double {
+        let coefficient = 2 * cos(2 * Double.pi * Double(frequency) / Double(rate))
+        var (previous, beforeThat) = (0.0, 0.0)
+        for sample in samples {
+            (previous, beforeThat) = (sample + coefficient * previous - beforeThat, previous)
+        }
+        return previous * previous + beforeThat * beforeThat - coefficient * previous * beforeThat
     }
 
     /// The average luma of a region of a frame given as fractions of its size.
@@ -91,12 +112,23 @@ enum MediaAnalysis {
         return (squares / max(1, count)).squareRoot()
     }
 
-    /// Runs `filesrc ! decodebin <tail> ! filesink` and returns what it wrote.
+    /// Runs `filesrc ! decodebin <tail> ! filesink` and returns what it wrote. A second try
+    /// after a hang: gst-launch-1.0 has been seen (once in some fifty hub tests) to write
+    /// all of a file's sound and then never exit.
     private static func decode(_ path: String, _ tail: [String]) async throws -> Data {
-        let output = try temporaryDirectory("analysis") + "/raw"
-        let process = try MeshgateProcess(["-q", "filesrc", "location=\(path)", "!", "decodebin"] + tail + ["!", "filesink", "location=\(output)"],
-                                          executable: "/usr/bin/gst-launch-1.0")
-        guard try await process.exitCode() == 0 else { throw Timeout(description: "\(path) does not decode: \(process.stderr)") }
-        return try Data(contentsOf: URL(fileURLWithPath: output))
+        for attempt in 1...2 {
+            let output = try temporaryDirectory("analysis") + "/raw"
+            let process = try MeshgateProcess(["-q", "filesrc", "location=\(path)", "!", "decodebin"] + tail + ["!", "filesink", "location=\(output)"],
+                                              executable: "/usr/bin/gst-launch-1.0")
+            let status: Int32
+            do {
+                status = try await process.exitCode(within: .seconds(20))
+            } catch where attempt == 1 {
+                continue
+            }
+            guard status == 0 else { throw Timeout(description: "\(path) does not decode: \(process.stderr)") }
+            return try Data(contentsOf: URL(fileURLWithPath: output))
+        }
+        throw Timeout(description: "gst-launch-1.0 never finished decoding \(path)")
     }
 }

@@ -6,6 +6,8 @@ import Synchronization
 /// output collected.
 final class MeshgateProcess: Sendable {
     private let process: Process
+    /// The program's name, for errors.
+    private let name: String
     private final class Output: Sendable {
         let text = Mutex<(stdout: String, stderr: String, openStreams: Int)>(("", "", 2))
     }
@@ -22,6 +24,7 @@ final class MeshgateProcess: Sendable {
     /// - Parameter input: give the process a stdin the test writes (``write(line:)``); else it has none.
     init(_ arguments: [String], environment: [String: String] = [:], executable: String = binary, input: Bool = false) throws {
         process = Process()
+        name = URL(fileURLWithPath: executable).lastPathComponent
         let stdin = Pipe()
         if input { process.standardInput = stdin }
         self.input = input ? stdin.fileHandleForWriting : nil
@@ -59,10 +62,10 @@ final class MeshgateProcess: Sendable {
     /// Waits for the process to exit (killing it after `limit`, a guard against hangs); returns its status.
     func exitCode(within limit: Duration = .seconds(30)) async throws -> Int32 {
         do {
-            try await eventually("meshgate to exit", within: limit) { process.isRunning ? nil : true }
+            try await eventually("\(name) to exit", within: limit) { process.isRunning ? nil : true }
         } catch {
             process.terminate()
-            throw Timeout(description: "meshgate did not exit; stderr: \(stderr)")
+            throw Timeout(description: "\(name) did not exit; stderr: \(stderr)")
         }
         try await eventually("meshgate's output to end") { output.text.withLock { $0.openStreams == 0 } ? true : nil }
         return process.terminationStatus
