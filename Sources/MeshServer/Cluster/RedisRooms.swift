@@ -38,8 +38,10 @@ public final class RedisRooms: Sendable {
     static func lease(_ server: UInt64) -> String { "meshgate:server:\(server)" }
     static let lease: Duration = .seconds(6)
     static let renewal: Duration = .seconds(2)
-    /// The log keeps about this many entries: a server reads it within moments, and one that
-    /// falls further behind takes a new snapshot instead.
+    /// The log keeps about this many entries: a server reads it within moments (one that
+    /// loses Redis reads the rooms afresh when it is back). Only a server whose reader is
+    /// connected but this far behind would miss entries: it is not detected (see the note in
+    /// docs/ARCHITECTURE.md).
     static let logLength = 100_000
 
     /// The rooms as Redis held them when this server started, and where the log stood then.
