@@ -56,7 +56,7 @@ final class TLSTunnel {
                 .connect(host: host, port: port).wait()
         } catch {
             handshake.fail(error)
-            throw RedisError("\(error)")
+            throw RedisError(Self.connectionFailure(error, timeout: timeout))
         }
         // A server that takes the connection and never answers: a port without TLS does that.
         let deadline = loop.scheduleTask(in: .init(timeout)) {
@@ -134,6 +134,15 @@ final class TLSTunnel {
         } catch {
             throw RedisError("cannot set up TLS for Redis: \(error)")
         }
+    }
+
+    /// Why the TCP connection failed, as a plain connection's error says it.
+    private static func connectionFailure(_ error: any Error, timeout: Duration) -> String {
+        if case ChannelError.connectTimeout = error { return "no connection within \(timeout.components.seconds) s" }
+        guard let failure = error as? NIOConnectionError else { return "\(error)" }
+        if let error = failure.connectionErrors.first?.error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        if let error = failure.connectionErrors.first?.error { return "\(error)" }
+        return "cannot resolve \(failure.host)"
     }
 
     private static func isIPAddress(_ host: String) -> Bool {

@@ -161,6 +161,9 @@ struct RedisConnectionTests {
         // TLS 1.3 refuses a missing client certificate after the handshake: at the first command.
         let anonymous = failure(url, RedisTLSFiles(authority: authority.authority))
         #expect(anonymous.contains("Redis asks for a client certificate and none was given"), "\(anonymous)")
+        server.stop()
+        #expect(failure(url, trusted) == "cannot reach Redis at \(url)/0: Connection refused")
+        try await server.start()
         var missing = trusted
         missing.authority = authority.folder + "/none.pem"
         #expect(failure(url, missing).contains("cannot read the certificate authority file \(authority.folder)/none.pem"))
