@@ -75,9 +75,18 @@ final class TLSTunnel {
             remote.close(promise: nil)
             throw RedisError("cannot make a socket pair for TLS: \(String(cString: strerror(errno)))")
         }
+        // NIO owns its end once it took it: closed through its channel, never by hand after.
+        let local: Channel
         do {
             // On the same loop as the TLS connection, so that the two pumps call each other directly.
-            let local = try ClientBootstrap(group: remote.eventLoop).withConnectedSocket(pair[0]).wait()
+            local = try ClientBootstrap(group: remote.eventLoop).withConnectedSocket(pair[0]).wait()
+        } catch {
+            remote.close(promise: nil)
+            Foundation.close(pair[0])
+            Foundation.close(pair[1])
+            throw RedisError("cannot carry Redis's connection over TLS: \(error)")
+        }
+        do {
             try remote.eventLoop.submit {
                 let (mine, theirs) = Pump.pair()
                 try local.pipeline.syncOperations.addHandler(mine)
@@ -86,13 +95,13 @@ final class TLSTunnel {
                 // its pump never sees it close, so hiredis is told here.
                 if !remote.isActive { local.close(promise: nil) }
             }.wait()
-            channels = [local, remote]
         } catch {
             remote.close(promise: nil)
-            Foundation.close(pair[0])
+            local.close(promise: nil)
             Foundation.close(pair[1])
             throw RedisError("Redis closed the TLS connection: \(failure.reason ?? "\(error)")")
         }
+        channels = [local, remote]
         descriptor = pair[1]
     }
 
