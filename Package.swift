@@ -117,6 +117,7 @@ let package = Package(
                 "MeshServer",
                 "MeshLogging",
                 "MeshTestSupport",
+                "Redis",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -354,6 +354,19 @@ struct Switchboard {
         for member in remoteMembers where !held.contains([String(member.socket.value), member.room, member.id]) {
             add(applyLeave(socket: member.socket, room: member.room, id: member.id, reason: .socketClosed))
         }
+        // This server's own joins and departures that Redis decided in log entries never read
+        // here (a reader that fell behind): a join waiting here that Redis holds is done; a
+        // closed socket that Redis no longer holds has left. (A live socket absent from Redis
+        // stays: after a restart of Redis it is being put back.)
+        for member in members where sockets[member.socket]?.local == true && sockets[member.socket]?.joining == member.id
+            && rooms[member.room]?[member.id] == nil {
+            add(applyJoin(socket: member.socket, room: member.room, id: member.id, username: member.username))
+        }
+        let gone = sockets.compactMap { socket, state -> (SocketID, String, PeerID)? in
+            guard state.local, state.closed, let id = state.user ?? state.joining, !held.contains([String(socket.value), state.room, id]) else { return nil }
+            return (socket, state.room, id)
+        }
+        for (socket, room, id) in gone { add(applyLeave(socket: socket, room: room, id: id, reason: .socketClosed)) }
         for member in members where sockets[member.socket]?.local != true && rooms[member.room]?[member.id]?.socket != member.socket {
             if let other = rooms[member.room]?[member.id]?.socket, sockets[other]?.local != true {
                 add(applyLeave(socket: other, room: member.room, id: member.id, reason: .socketClosed))

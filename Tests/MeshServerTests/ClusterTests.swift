@@ -1,5 +1,6 @@
 import MeshProtocol
 import MeshTestSupport
+import Redis
 import Testing
 
 /// `serve --redis`: rooms spread over servers that share a real redis-server on loopback.
@@ -99,6 +100,32 @@ struct ClusterTests {
             #expect(list.list?.keys.sorted() == ["alice", "bob", "dave"])
         }
         await dave.close()
+        try await one.stop()
+        try await two.stop()
+    }
+
+    /// A server that missed changes in the log (it fell so far behind that Redis trimmed them
+    /// away) finds a change's number skipped and reads the rooms afresh: its users then see
+    /// who joined meanwhile. Here the lost entry is made by hand: a member written into the
+    /// room as a join on a third server would, the count of changes moved past it, its log
+    /// entry gone.
+    @Test func aServerThatMissedChangesInTheLogReadsTheRoomsAfresh() async throws {
+        let redis = try await RedisServer.start()
+        let one = try await TestServer.start(redis: redis)
+        let two = try await TestServer.start(redis: redis)
+        let alice = try await TestClient.join(one.url + "/room/gap", id: "alice")
+        let direct = try RedisConnection(try redis.address)
+        let ghost = String(UInt64(999) << 40 | 1) + "\nGhost"
+        #expect(try direct.run(["HSET", "meshgate:room:/room/gap", "ghost", ghost]) == .integer(1))
+        _ = try direct.run(["INCR", "meshgate:log:changes"])
+        // The next change, a join on the other server, carries a number one past the last seen.
+        // Both servers read the rooms afresh: Bob's own join, in the entries they skipped, is
+        // done all the same, and everyone sees Ghost.
+        let bob = try await TestClient.join(two.url + "/room/gap", id: "bob")
+        for client in [alice, bob] {
+            let list = try await client.next(where: { $0.type == .connectionList && $0.list?.keys.sorted() == ["alice", "bob", "ghost"] })
+            #expect(list.list?["ghost"]?.username == "Ghost")
+        }
         try await one.stop()
         try await two.stop()
     }

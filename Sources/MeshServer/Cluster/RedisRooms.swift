@@ -13,7 +13,10 @@ import Synchronization
 /// - a departure is removed the same way, if the socket still holds the id;
 /// - a relayed frame is appended to the log as it is.
 ///
-/// Every server reads the log from where its snapshot of the rooms was taken. Each keeps a
+/// Every server reads the log from where its snapshot of the rooms was taken. Each change of
+/// a room's members carries its number (`meshgate:log:changes`): a server that finds one
+/// missing (it fell so far behind that the log was trimmed past it) reads the rooms afresh.
+/// Each keeps a
 /// lease (`meshgate:server:N`, renewed every 2 s for 6 s); a server whose lease ran out
 /// (killed, cut off) has its members removed by the others, with `rest_connection_list`.
 ///
@@ -33,20 +36,23 @@ public final class RedisRooms: Sendable {
     private let handlers = Mutex<Handlers?>(nil)
 
     static let log = "meshgate:log"
+    /// How many changes of members the log has had: each such entry carries its number.
+    static let changes = "meshgate:log:changes"
     static let rooms = "meshgate:rooms"
     static func room(_ name: String) -> String { "meshgate:room:" + name }
     static func lease(_ server: UInt64) -> String { "meshgate:server:\(server)" }
     static let lease: Duration = .seconds(6)
     static let renewal: Duration = .seconds(2)
     /// The log keeps about this many entries: a server reads it within moments (one that
-    /// loses Redis reads the rooms afresh when it is back). Only a server whose reader is
-    /// connected but this far behind would miss entries: it is not detected (see the note in
-    /// docs/ARCHITECTURE.md).
+    /// loses Redis reads the rooms afresh when it is back; one this far behind finds a change
+    /// missing and does the same; the relays it missed are lost).
     static let logLength = 100_000
 
     /// The rooms as Redis held them when this server started, and where the log stood then.
     struct Snapshot: Sendable {
         var position: String
+        /// The number of the last change of members in the log then.
+        var changes: Int
         var members: [Member]
     }
 
@@ -91,7 +97,7 @@ public final class RedisRooms: Sendable {
     /// Starts reading the log and keeping the lease.
     func start(_ handlers: Handlers) {
         self.handlers.withLock { $0 = handlers }
-        let reader = Thread { [self] in read(from: snapshot.position) }
+        let reader = Thread { [self] in read(from: snapshot) }
         reader.name = "meshgate.redis.reader"
         reader.start()
         writer.async { [self] in keepLease() }
@@ -122,7 +128,7 @@ public final class RedisRooms: Sendable {
             switch proposal {
             case .join(let socket, let room, let id, let username):
                 let member = Self.member(socket: socket, username: username)
-                let answer = try run(["EVAL", Self.joinScript, "3", Self.room(room), Self.rooms, Self.log,
+                let answer = try run(["EVAL", Self.joinScript, "4", Self.room(room), Self.rooms, Self.log, Self.changes,
                                       room, id, member, String(maxRoomSize), String(Self.logLength)])
                 switch answer.string {
                 case "ok": break
@@ -220,7 +226,7 @@ public final class RedisRooms: Sendable {
     /// had the time to renew its own.
     private func comeBack() throws(RedisError) {
         for member in handlers.withLock({ $0 })?.localMembers() ?? [] {
-            let answer = try run(["EVAL", Self.reassertScript, "3", Self.room(member.room), Self.rooms, Self.log, member.room, member.id,
+            let answer = try run(["EVAL", Self.reassertScript, "4", Self.room(member.room), Self.rooms, Self.log, Self.changes, member.room, member.id,
                                   Self.member(socket: member.socket, username: member.username), String(Self.logLength)])
             if answer.string == "taken" {
                 logger.warning("after Redis came back, another server's user holds this id", metadata: ["room": "\(member.room)", "id": "\(member.id)"])
@@ -239,7 +245,7 @@ public final class RedisRooms: Sendable {
 
     /// Removes `id` from `room` if `socket` still holds it, and logs the departure; whether it did.
     private func leave(socket: SocketID, room: String, id: PeerID, reason: Switchboard.LeaveReason) throws(RedisError) -> Bool {
-        try run(["EVAL", Self.leaveScript, "3", Self.room(room), Self.rooms, Self.log,
+        try run(["EVAL", Self.leaveScript, "4", Self.room(room), Self.rooms, Self.log, Self.changes,
                  room, id, String(socket.value), reason.rawValue, String(Self.logLength)]).string == "ok"
     }
 
@@ -258,8 +264,8 @@ public final class RedisRooms: Sendable {
 
     // MARK: Reading
 
-    private func read(from start: String) {
-        var position = start
+    private func read(from start: Snapshot) {
+        var (position, changes) = (start.position, start.changes)
         var connection: RedisConnection?
         var failing = false
         while running.load(ordering: .sequentiallyConsistent) {
@@ -270,17 +276,27 @@ public final class RedisRooms: Sendable {
                     // Every server puts its members back within a lease renewal: then the
                     // rooms Redis holds are the true ones.
                     Thread.sleep(forTimeInterval: 3)
-                    let snapshot = try Self.snapshot(reader)
-                    handlers.withLock { $0 }?.reconcile(snapshot.members)
-                    position = snapshot.position
+                    (position, changes) = try readAfresh(reader)
                     failing = false
                 }
                 let reply = try reader.run(["XREAD", "COUNT", "500", "BLOCK", "1000", "STREAMS", Self.log, position])
-                for stream in reply.array ?? [] {
+                entries: for stream in reply.array ?? [] {
                     for entry in stream.array?.last?.array ?? [] {
                         guard let fields = entry.array, fields.count == 2, let id = fields[0].string else { continue }
+                        let values = Self.values(fields[1].array ?? [])
+                        if let number = values["n"].flatMap({ Int($0) }) {
+                            guard number == changes + 1 else {
+                                // The log was trimmed past entries not read yet: the rooms as
+                                // they are now replace them (and the rest of this batch).
+                                logger.warning("this server fell behind Redis's log and missed changes: reading the rooms afresh",
+                                               metadata: ["expected": "\(changes + 1)", "found": "\(number)"])
+                                (position, changes) = try readAfresh(reader)
+                                break entries
+                            }
+                            changes = number
+                        }
                         position = id
-                        if let proposal = Self.proposal(fields[1].array ?? []) { handlers.withLock { $0 }?.apply(proposal) }
+                        if let proposal = Self.proposal(values) { handlers.withLock { $0 }?.apply(proposal) }
                     }
                 }
             } catch {
@@ -296,12 +312,24 @@ public final class RedisRooms: Sendable {
         }
     }
 
-    /// A log entry as the switchboard applies it; nil for one it cannot read.
-    static func proposal(_ fields: [RedisReply]) -> Switchboard.Proposal? {
+    /// Takes the rooms as Redis holds them now in place of this server's; where the log stands.
+    private func readAfresh(_ reader: RedisConnection) throws(RedisError) -> (position: String, changes: Int) {
+        let snapshot = try Self.snapshot(reader)
+        handlers.withLock { $0 }?.reconcile(snapshot.members)
+        return (snapshot.position, snapshot.changes)
+    }
+
+    /// A log entry's fields by name.
+    static func values(_ fields: [RedisReply]) -> [String: String] {
         var values: [String: String] = [:]
         for index in stride(from: 0, to: fields.count - 1, by: 2) {
             if let key = fields[index].string, let value = fields[index + 1].string { values[key] = value }
         }
+        return values
+    }
+
+    /// A log entry as the switchboard applies it; nil for one it cannot read.
+    static func proposal(_ values: [String: String]) -> Switchboard.Proposal? {
         guard let socket = values["s"].flatMap(UInt64.init).map(SocketID.init(value:)) else { return nil }
         switch values["k"] {
         case "j":
@@ -330,12 +358,12 @@ public final class RedisRooms: Sendable {
     }
 
     private static func snapshot(_ connection: RedisConnection) throws(RedisError) -> Snapshot {
-        let reply = try connection.run(["EVAL", snapshotScript, "2", log, rooms, "meshgate:room:"])
-        guard let items = reply.array, let position = items.first?.string else {
+        let reply = try connection.run(["EVAL", snapshotScript, "3", log, rooms, changes, "meshgate:room:"])
+        guard let items = reply.array, items.count >= 2, let position = items[0].string, let changes = items[1].string.flatMap({ Int($0) }) else {
             throw RedisError("Redis gave no snapshot of the rooms: \(reply)")
         }
         var members: [(room: String, id: PeerID, socket: SocketID, username: String?)] = []
-        for index in stride(from: 1, to: items.count - 1, by: 2) {
+        for index in stride(from: 2, to: items.count - 1, by: 2) {
             guard let room = items[index].string, let fields = items[index + 1].array else { continue }
             for field in stride(from: 0, to: fields.count - 1, by: 2) {
                 guard let id = fields[field].string, let member = fields[field + 1].string,
@@ -343,14 +371,15 @@ public final class RedisRooms: Sendable {
                 members.append((room, id, SocketID(value: socket), username(member)))
             }
         }
-        return Snapshot(position: position, members: members)
+        return Snapshot(position: position, changes: changes, members: members)
     }
 
     private static func milliseconds(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
-    /// KEYS: the room's hash, the set of rooms, the log. ARGV: room, id, member, most members, log length.
+    /// KEYS: the room's hash, the set of rooms, the log, the count of changes. ARGV: room, id,
+    /// member, most members, log length.
     static let joinScript = """
         if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return 'duplicate' end
         local count = redis.call('HLEN', KEYS[1])
@@ -358,21 +387,25 @@ public final class RedisRooms: Sendable {
         redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
         redis.call('SADD', KEYS[2], ARGV[1])
         local socket = string.match(ARGV[3], '^[^\\n]*')
-        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'k', 'j', 's', socket, 'r', ARGV[1], 'i', ARGV[2], 'v', ARGV[3])
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'k', 'j', 's', socket, 'r', ARGV[1], 'i', ARGV[2], 'v', ARGV[3],
+                   'n', redis.call('INCR', KEYS[4]))
         return 'ok'
         """
 
-    /// KEYS: the room's hash, the set of rooms, the log. ARGV: room, id, socket, reason, log length.
+    /// KEYS: the room's hash, the set of rooms, the log, the count of changes. ARGV: room, id,
+    /// socket, reason, log length.
     static let leaveScript = """
         local member = redis.call('HGET', KEYS[1], ARGV[2])
         if not member or string.match(member, '^[^\\n]*') ~= ARGV[3] then return 'gone' end
         redis.call('HDEL', KEYS[1], ARGV[2])
         if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
-        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'k', 'l', 's', ARGV[3], 'r', ARGV[1], 'i', ARGV[2], 'w', ARGV[4])
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'k', 'l', 's', ARGV[3], 'r', ARGV[1], 'i', ARGV[2], 'w', ARGV[4],
+                   'n', redis.call('INCR', KEYS[4]))
         return 'ok'
         """
 
-    /// KEYS: the room's hash, the set of rooms, the log. ARGV: room, id, member, log length.
+    /// KEYS: the room's hash, the set of rooms, the log, the count of changes. ARGV: room, id,
+    /// member, log length.
     /// A member of this server put back after Redis lost it: kept if it is there, refused if
     /// another holds the id, else recorded and announced.
     static let reassertScript = """
@@ -382,7 +415,8 @@ public final class RedisRooms: Sendable {
         redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
         redis.call('SADD', KEYS[2], ARGV[1])
         local socket = string.match(ARGV[3], '^[^\\n]*')
-        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'k', 'j', 's', socket, 'r', ARGV[1], 'i', ARGV[2], 'v', ARGV[3])
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'k', 'j', 's', socket, 'r', ARGV[1], 'i', ARGV[2], 'v', ARGV[3],
+                   'n', redis.call('INCR', KEYS[4]))
         return 'ok'
         """
 
@@ -394,11 +428,12 @@ public final class RedisRooms: Sendable {
         return 1
         """
 
-    /// KEYS: the log, the set of rooms. ARGV: the rooms' hashes' prefix. The log's last entry,
-    /// then each room and its members, read in one step so that they agree.
+    /// KEYS: the log, the set of rooms, the count of changes. ARGV: the rooms' hashes' prefix.
+    /// The log's last entry and the count of changes, then each room and its members, read in
+    /// one step so that they agree.
     static let snapshotScript = """
         local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-        local result = { '0-0' }
+        local result = { '0-0', redis.call('GET', KEYS[3]) or '0' }
         if #last > 0 then result[1] = last[1][1] end
         for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
             table.insert(result, room)
