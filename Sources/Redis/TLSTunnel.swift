@@ -180,6 +180,9 @@ private final class TLSFailure: Sendable {
 
     private func explain(_ error: any Error) -> String {
         if let error = error as? RedisError { return error.description }
+        if let error = error as? NIOSSLError, case .uncleanShutdown = error {
+            return "the TLS connection was cut without TLS's goodbye (Redis killed, or the network)"
+        }
         if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
             return "Redis's certificate is not for \(host): connect by a name or address it has"
         }
