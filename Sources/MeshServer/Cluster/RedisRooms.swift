@@ -16,9 +16,9 @@ import Synchronization
 /// Every server reads the log from where its snapshot of the rooms was taken. Each change of
 /// a room's members carries its number (`meshgate:log:changes`): a server that finds one
 /// missing (it fell so far behind that the log was trimmed past it) reads the rooms afresh.
-/// Each keeps a
-/// lease (`meshgate:server:N`, renewed every 2 s for 6 s); a server whose lease ran out
-/// (killed, cut off) has its members removed by the others, with `rest_connection_list`.
+/// Each server keeps a lease (`meshgate:server:N`, renewed every 2 s for 6 s); a server whose
+/// lease ran out (killed, cut off) has its members removed by the others, with
+/// `rest_connection_list`.
 ///
 /// Blocking hiredis calls run on two threads of its own: one writes in order, one reads.
 public final class RedisRooms: Sendable {
