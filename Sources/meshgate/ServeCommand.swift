@@ -120,9 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
         switch (tlsCert, tlsKey) {
         case (nil, nil): break
         case (let cert?, let key?):
-            for (flag, file) in [("--tls-cert", cert), ("--tls-key", key)] where !FileManager.default.isReadableFile(atPath: file) {
-                throw ValidationError("\(flag) '\(file)' is not a readable file")
-            }
+            try Self.requireReadable([("--tls-cert", cert), ("--tls-key", key)])
         default: throw ValidationError("--tls-cert and --tls-key go together")
         }
         try validateRedisTLS()
@@ -135,6 +133,11 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(files.map(\.0).joined(separator: ", ")) \(files.count == 1 ? "is" : "are") for --redis rediss://… (TLS) only")
         }
         guard (redisCert == nil) == (redisKey == nil) else { throw ValidationError("--redis-cert and --redis-key go together") }
+        try Self.requireReadable(files)
+    }
+
+    /// Each flag's file must be there and readable, said before anything starts.
+    private static func requireReadable(_ files: [(flag: String, file: String)]) throws {
         for (flag, file) in files where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("\(flag) '\(file)' is not a readable file")
         }
