@@ -114,14 +114,17 @@ final class SignallingClient: Sendable {
         return "closed by the server"
     }
 
-    /// Writes what `stream` gives, at most at ``sendRate`` (the server's limit holds for
-    /// a connection in memory too).
+    /// Writes what `stream` gives, at most at ``sendRate`` and ``sendByteRate`` (the
+    /// server's limits hold for a connection in memory too).
     private static func paced(_ stream: AsyncStream<String>, _ write: (String) async throws -> Void) async throws {
         var pace = TokenBucket(rate: sendRate, burst: sendBurst, now: .now)
+        var bytePace = TokenBucket(rate: sendByteRate, burst: sendByteBurst, now: .now)
         for await text in stream {
-            let wait = pace.wait(at: .now)
+            let bytes = text.utf8.count
+            let wait = max(pace.wait(at: .now), bytePace.wait(for: bytes, at: .now))
             if wait > .zero { try await Task.sleep(for: wait) }
             _ = pace.take(at: .now)
+            _ = bytePace.take(bytes, at: .now)
             try await write(text)
         }
     }
@@ -135,6 +138,9 @@ final class SignallingClient: Sendable {
     /// their turn instead.
     static let sendRate = 40.0
     static let sendBurst = 150
+    /// The same for bytes (a server's default: 256 KiB a second, 2 MiB at once).
+    static let sendByteRate = 200.0 * 1024
+    static let sendByteBurst = 3 << 19
 
     /// Ends the current connection; `run` then returns once cancelled.
     func close() {

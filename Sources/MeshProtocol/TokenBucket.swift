@@ -1,6 +1,7 @@
-/// An allowance of messages: `rate` a second on average, up to `burst` at once. The server
-/// keeps one per socket; a gateway keeps one for what it sends, so that it stays inside the
-/// server's limit, and one per peer for the offers it answers.
+/// An allowance: `rate` a second on average, up to `burst` at once, counted in messages or
+/// in bytes. The server keeps one of each per socket; a gateway keeps one of each for what it
+/// sends, so that it stays inside the server's limits, and one per peer for the offers it
+/// answers.
 ///
 /// A value type that is told the time, so the rule is testable without waiting.
 public struct TokenBucket: Sendable {
@@ -19,20 +20,24 @@ public struct TokenBucket: Sendable {
         self.updated = now
     }
 
-    /// Takes a token for one message; false when there is none left.
-    public mutating func take(at now: ContinuousClock.Instant) -> Bool {
+    /// Takes `amount` tokens (one message, or a message's bytes); false, taking none, when
+    /// fewer are left. An amount above `burst` is taken as `burst`: it passes when the
+    /// allowance is full, rather than never.
+    public mutating func take(_ amount: Int = 1, at now: ContinuousClock.Instant) -> Bool {
         guard rate > 0 else { return true }
         refill(at: now)
-        guard tokens >= 1 else { return false }
-        tokens -= 1
+        let needed = min(Double(amount), burst)
+        guard tokens >= needed else { return false }
+        tokens -= needed
         return true
     }
 
-    /// How long until `take` will succeed: zero when a token is there now.
-    public mutating func wait(at now: ContinuousClock.Instant) -> Duration {
+    /// How long until `take(amount)` will succeed: zero when the tokens are there now.
+    public mutating func wait(for amount: Int = 1, at now: ContinuousClock.Instant) -> Duration {
         guard rate > 0 else { return .zero }
         refill(at: now)
-        return tokens >= 1 ? .zero : .seconds((1 - tokens) / rate)
+        let needed = min(Double(amount), burst)
+        return tokens >= needed ? .zero : .seconds((needed - tokens) / rate)
     }
 
     private mutating func refill(at now: ContinuousClock.Instant) {

@@ -22,6 +22,7 @@ public struct MeshServer: Sendable {
 
     public let configuration: ServerConfiguration
     let hub: SignallingHub
+    let connections: ConnectionLimits
     let logger: Logger
     /// Each join and departure in a hub room (`/hub/NAME`), in order: whoever runs the
     /// rooms' hub participants (``connectHub(toRoom:)``) starts and stops them from it.
@@ -34,13 +35,18 @@ public struct MeshServer: Sendable {
                 metrics: (any MetricsFactory)? = nil, cluster: RedisRooms? = nil) {
         self.configuration = configuration
         self.logger = logger
+        connections = ConnectionLimits(.init(
+            total: configuration.maxConnections, perAddress: configuration.maxConnectionsPerAddress,
+            trustedProxies: Set(configuration.trustedProxies.compactMap(ConnectionLimits.normalized))
+        ))
         let (changes, continuation) = AsyncStream<HubRoomChange>.makeStream()
         hubRoomChanges = changes
         self.hub = SignallingHub(
             rules: .init(maxIDBytes: configuration.maxIDBytes, maxNameBytes: configuration.maxNameBytes, maxRoomSize: configuration.maxRoomSize),
             limits: .init(
                 maxOutboxBytes: configuration.maxOutboxBytes, rateLimit: configuration.rateLimit,
-                rateBurst: configuration.rateBurst, refusalLogInterval: configuration.refusalLogInterval
+                rateBurst: configuration.rateBurst, byteRateLimit: configuration.byteRateLimit,
+                byteRateBurst: configuration.byteRateBurst, refusalLogInterval: configuration.refusalLogInterval
             ),
             logger: logger,
             metrics: ServerMetrics(factory: metrics ?? NOOPMetricsHandler.instance),
@@ -52,7 +58,7 @@ public struct MeshServer: Sendable {
     /// Brings the metrics of what the server holds now (sockets, rooms, users per room) up to
     /// date; a metrics endpoint calls it before each scrape.
     public func updateMetrics() {
-        hub.updateMetrics()
+        hub.updateMetrics(connections: connections.open)
     }
 
     /// The services that make up the server, to run in a `ServiceGroup`.
@@ -132,6 +138,8 @@ public struct MeshServer: Sendable {
                 ),
                 handshakeTimeout: timeout,
                 origins: origins,
+                limits: connections,
+                metrics: hub.metrics,
                 logger: logger
             )
         }

@@ -29,11 +29,26 @@ public struct ServerConfiguration: Sendable {
     /// Frames one socket may send at once above `rateLimit`. More than this many refused
     /// within ``refusalLogInterval`` close the socket with 1008.
     public var rateBurst: Int = 200
+    /// Bytes a second one socket may send on average; zero turns the limit off. A refused
+    /// frame counts towards closing the socket as one over `rateLimit` does.
+    public var byteRateLimit: Double = 256 * 1024
+    /// Bytes one socket may send at once above `byteRateLimit`: a newcomer's offers to a
+    /// full room (63 of up to about 12 KB from a browser) fit with room to spare.
+    public var byteRateBurst: Int = 2 << 20
     /// Seconds a connection has to finish its TLS handshake and its first HTTP request
     /// (a WebSocket upgrade included), and an HTTP connection may stay idle between requests.
     public var handshakeTimeout: Double = 10
     /// Seconds a WebSocket has to register with a valid `new_user` before it is closed.
     public var registerTimeout: Double = 30
+    /// TCP connections (WebSocket and HTTP) open at once; one more is closed as it is
+    /// accepted. `meshgate serve` lowers it to what its open-file limit allows.
+    public var maxConnections: Int = 10_000
+    /// TCP connections open at once from one client address (an IPv6 client: its /64);
+    /// zero: no limit. Generous, for many users behind one NAT.
+    public var maxConnectionsPerAddress: Int = 256
+    /// Reverse proxies (IP addresses) whose connections are counted per client by the
+    /// address their X-Forwarded-For adds, not per their own.
+    public var trustedProxies: [String] = []
     /// Origins (`https://call.example`) whose pages may open a WebSocket; empty allows any.
     /// An upgrade without an Origin header (not a browser) is always allowed.
     public var allowedOrigins: [String] = []

@@ -8,6 +8,8 @@ import Synchronization
 final class ServerMetrics: Sendable {
     private let factory: any MetricsFactory
     private let socketsOpen: Gauge
+    private let connectionsOpen: Gauge
+    private let connectionsRefused: [ConnectionLimits.Refusal: Counter]
     private let rooms: Gauge
     private let received: Counter
     private let sent: Counter
@@ -25,6 +27,11 @@ final class ServerMetrics: Sendable {
     init(factory: any MetricsFactory) {
         self.factory = factory
         socketsOpen = Gauge(label: "meshgate_server_sockets_open", factory: factory)
+        connectionsOpen = Gauge(label: "meshgate_server_connections_open", factory: factory)
+        connectionsRefused = [
+            .total: Counter(label: "meshgate_server_connections_refused_total", dimensions: [("reason", "total")], factory: factory),
+            .perAddress: Counter(label: "meshgate_server_connections_refused_total", dimensions: [("reason", "per_address")], factory: factory),
+        ]
         rooms = Gauge(label: "meshgate_server_rooms", factory: factory)
         received = Counter(label: "meshgate_server_received_bytes_total", factory: factory)
         sent = Counter(label: "meshgate_server_sent_bytes_total", factory: factory)
@@ -68,9 +75,15 @@ final class ServerMetrics: Sendable {
         refused[code]?.increment()
     }
 
+    /// A connection was over `--max-connections` or `--max-connections-per-address`.
+    func refusedConnection(_ refusal: ConnectionLimits.Refusal) {
+        connectionsRefused[refusal]?.increment()
+    }
+
     /// Sets the gauges from the hub's state, just before a scrape.
-    func update(sockets: Int, roomSizes: [String: Int]) {
+    func update(sockets: Int, roomSizes: [String: Int], connections: Int) {
         socketsOpen.record(sockets)
+        connectionsOpen.record(connections)
         rooms.record(roomSizes.count)
         roomUsers.withLock { gauges in
             for (room, gauge) in gauges where roomSizes[room] == nil {

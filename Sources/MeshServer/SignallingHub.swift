@@ -29,6 +29,8 @@ final class SignallingHub: Sendable {
         var maxOutboxBytes = 1 << 20
         var rateLimit: Double = 50
         var rateBurst = 200
+        var byteRateLimit: Double = 256 * 1024
+        var byteRateBurst = 2 << 20
         var refusalLogInterval: Duration = .seconds(10)
     }
 
@@ -45,6 +47,9 @@ final class SignallingHub: Sendable {
         let dropped: AsyncStream<Void>.Continuation
         var queuedBytes = 0
         var bucket: TokenBucket
+        /// Bytes, besides messages: 50 messages of 64 KB a second to everyone in a room are
+        /// within the message rate but far beyond what signalling needs.
+        var byteBucket: TokenBucket
         var refusals = RefusalTally()
         /// The hub is closing it (flood, no registration, not reading): what it sends is ignored.
         var closing = false
@@ -119,11 +124,12 @@ final class SignallingHub: Sendable {
         let (stream, continuation) = Outbox.makeStream()
         let (dropped, dropping) = AsyncStream<Void>.makeStream()
         let bucket = TokenBucket(rate: limits.rateLimit, burst: limits.rateBurst, now: .now)
+        let byteBucket = TokenBucket(rate: limits.byteRateLimit, burst: limits.byteRateBurst, now: .now)
         let socket = state.withLock { state in
             let socket = SocketID(value: state.nextSocket)
             state.nextSocket += 1
             state.switchboard.open(socket, room: room, asHub: asHub)
-            state.connections[socket] = Connection(outbox: continuation, dropped: dropping, bucket: bucket)
+            state.connections[socket] = Connection(outbox: continuation, dropped: dropping, bucket: bucket, byteBucket: byteBucket)
             if state.shuttingDown { continuation.yield(.close(code: 1001, reason: "server shutting down")) }
             return socket
         }
@@ -152,14 +158,14 @@ final class SignallingHub: Sendable {
     func receive(_ text: String, from socket: SocketID) {
         metrics.received(bytes: text.utf8.count)
         apply { state, lines in
-            admit(socket, in: &state, lines: &lines) { $0.switchboard.receive(text, from: socket) }
+            admit(socket, bytes: text.utf8.count, in: &state, lines: &lines) { $0.switchboard.receive(text, from: socket) }
         }
     }
 
     func receiveBinary(_ bytes: Int, from socket: SocketID) {
         metrics.received(bytes: bytes)
         apply { state, lines in
-            admit(socket, in: &state, lines: &lines) { $0.switchboard.receiveBinary(from: socket) }
+            admit(socket, bytes: bytes, in: &state, lines: &lines) { $0.switchboard.receiveBinary(from: socket) }
         }
     }
 
@@ -202,10 +208,11 @@ final class SignallingHub: Sendable {
 
     var openSockets: Int { state.withLock { $0.connections.count } }
 
-    /// Sets the metrics' gauges of sockets, rooms and users to what the hub holds now.
-    func updateMetrics() {
+    /// Sets the metrics' gauges of sockets, rooms and users to what the hub holds now, and
+    /// of TCP connections (HTTP and WebSocket, counted by the server) to `connections`.
+    func updateMetrics(connections: Int) {
         let (sockets, rooms) = state.withLock { ($0.connections.count, $0.switchboard.roomSizes) }
-        metrics.update(sockets: sockets, roomSizes: rooms)
+        metrics.update(sockets: sockets, roomSizes: rooms, connections: connections)
     }
 
     /// Logs the summaries that are due, and hands freed memory back if sockets closed.
@@ -224,18 +231,21 @@ final class SignallingHub: Sendable {
         if trim { trimMemory() }
     }
 
-    /// Spends one of the socket's tokens on `step`, or refuses the frame; a socket that
-    /// goes on past its burst of refusals is closed, since it is not listening to them.
+    /// Spends one of the socket's message tokens and `bytes` of its byte tokens on `step`,
+    /// or refuses the frame; a socket that goes on past its burst of refusals is closed,
+    /// since it is not listening to them.
     private func admit(
-        _ socket: SocketID, in state: inout State, lines: inout [LogLine], _ step: (inout State) -> Switchboard.Outcome
+        _ socket: SocketID, bytes: Int, in state: inout State, lines: inout [LogLine], _ step: (inout State) -> Switchboard.Outcome
     ) -> Switchboard.Outcome {
         let now = ContinuousClock.now
         guard var connection = state.connections[socket], !connection.closing else { return .init() }
-        let allowed = connection.bucket.take(at: now)
+        let overRate = !connection.bucket.take(at: now)
+        let overBytes = !overRate && !connection.byteBucket.take(bytes, at: now)
         state.connections[socket] = connection
-        if allowed { return step(&state) }
+        if !overRate && !overBytes { return step(&state) }
         guard connection.refusals.count(of: .rateLimited) >= limits.rateBurst else {
-            let error = ProtocolError(.rateLimited, "more than \(Self.shown(limits.rateLimit)) messages a second; this one was not relayed")
+            let limit = overRate ? "\(Self.shown(limits.rateLimit)) messages" : "\(Self.shown(limits.byteRateLimit)) bytes"
+            let error = ProtocolError(.rateLimited, "more than \(limit) a second; this one was not relayed")
             return state.switchboard.refuse(socket, type: nil, error)
         }
         connection.closing = true

@@ -48,6 +48,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Messages one socket may send at once above --rate-limit; twice that closes it.", valueName: "N"))
     var rateBurst = 200
 
+    @Option(help: ArgumentHelp("Bytes a second one socket may send on average (0: no limit); refusals count as --rate-limit's.", valueName: "BYTES_PER_S"))
+    var byteRateLimit = 256 * 1024
+
+    @Option(help: ArgumentHelp("Bytes one socket may send at once above --byte-rate-limit.", valueName: "BYTES"))
+    var byteRateBurst = 2 << 20
+
+    @Option(help: ArgumentHelp("TCP connections open at once, WebSocket and HTTP; lowered to what the open-file limit allows.", valueName: "N"))
+    var maxConnections = 10_000
+
+    @Option(help: ArgumentHelp("TCP connections open at once from one address (IPv6: a /64; 0: no limit).", valueName: "N"))
+    var maxConnectionsPerAddress = 256
+
+    @Option(help: ArgumentHelp("A reverse proxy's IP address: its connections count per client by X-Forwarded-For (repeatable).", valueName: "IP"))
+    var trustedProxy: [String] = []
+
     @Option(help: ArgumentHelp("Seconds a connection has for its TLS handshake and HTTP request or WebSocket upgrade.", valueName: "SECONDS"))
     var handshakeTimeout: Double = 10
 
@@ -106,6 +121,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard rateLimit >= 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be 0 (off) or a positive number of messages a second") }
         guard rateBurst >= 1 else { throw ValidationError("--rate-burst must be at least 1") }
+        guard byteRateLimit >= 0 else { throw ValidationError("--byte-rate-limit must be 0 (off) or a positive number of bytes a second") }
+        guard byteRateBurst >= 1 else { throw ValidationError("--byte-rate-burst must be at least 1") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard maxConnectionsPerAddress >= 0 else { throw ValidationError("--max-connections-per-address must be 0 (off) or more") }
+        for proxy in trustedProxy where !JoinCommand.isIPAddress(proxy) {
+            throw ValidationError("--trusted-proxy must be an IP address, not '\(proxy)'")
+        }
         guard handshakeTimeout > 0, handshakeTimeout.isFinite else { throw ValidationError("--handshake-timeout must be a positive number of seconds") }
         guard registerTimeout >= 0, registerTimeout.isFinite else { throw ValidationError("--register-timeout must be 0 (off) or a positive number of seconds") }
         for origin in allowedOrigin where !ServerConfiguration.isOrigin(origin) {
@@ -169,12 +191,22 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxOutboxBytes = maxOutboxBytes
         configuration.rateLimit = rateLimit
         configuration.rateBurst = rateBurst
+        configuration.byteRateLimit = Double(byteRateLimit)
+        configuration.byteRateBurst = byteRateBurst
+        configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
+        configuration.trustedProxies = trustedProxy
         configuration.handshakeTimeout = handshakeTimeout
         configuration.registerTimeout = registerTimeout
         configuration.allowedOrigins = allowedOrigin
         if let tlsCert, let tlsKey { configuration.tls = .init(certificate: tlsCert, privateKey: tlsKey) }
 
         let logger = Logger(label: "meshgate.server")
+        let files = OpenFiles.raiseLimit()
+        configuration.maxConnections = min(maxConnections, max(16, files - OpenFiles.reserved))
+        if configuration.maxConnections < maxConnections {
+            logger.notice("fewer connections than --max-connections: this process may open only \(files) files (raise LimitNOFILE, or ulimit -n)",
+                          metadata: ["max_connections": "\(configuration.maxConnections)"])
+        }
         let metrics = monitoring.endpoint()
         var cluster: RedisRooms?
         if var redis {

@@ -40,6 +40,35 @@ struct CommandTests {
         #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
     }
 
+    /// `serve`'s limits are checked before anything starts, each with one clear line.
+    @Test(arguments: [
+        (["--max-room-size", "0"], "--max-room-size must be at least 1"),
+        (["--max-outbox-bytes", "1000"], "--max-outbox-bytes must be at least --max-message-bytes (65536)"),
+        (["--rate-limit=-1"], "--rate-limit must be 0 (off) or a positive number of messages a second"),
+        (["--rate-burst", "0"], "--rate-burst must be at least 1"),
+        (["--byte-rate-limit=-5"], "--byte-rate-limit must be 0 (off) or a positive number of bytes a second"),
+        (["--byte-rate-burst", "0"], "--byte-rate-burst must be at least 1"),
+    ])
+    func aBadServeLimitIsAUsageError(arguments: [String], message: String) async throws {
+        let result = try await MeshgateProcess.run(["serve", "--port", "0"] + arguments)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+    }
+
+    /// A server that may open fewer files than `--max-connections` needs holds fewer, and says
+    /// so, rather than failing to accept once the files run out.
+    @Test func serveHoldsNoMoreConnectionsThanItMayOpenFiles() async throws {
+        let serve = try MeshgateProcess(["--nofile=600", MeshgateProcess.binary, "serve", "--host", "127.0.0.1", "--port", "0"],
+                                        executable: "/usr/bin/prlimit")
+        try await eventually("the server to listen") { () throws -> Bool? in
+            guard serve.isRunning else { throw Timeout(description: "serve exited: \(serve.stderr)") }
+            return serve.stderr.contains("listening") ? true : nil
+        }
+        #expect(serve.stderr.contains("this process may open only 600 files") && serve.stderr.contains("max_connections=344"), "\(serve.stderr)")
+        serve.signal(SIGTERM)
+        #expect(try await serve.exitCode() == 0)
+    }
+
     /// The completion scripts README tells people to install know every command and the flags
     /// of each.
     @Test(arguments: ["bash", "zsh", "fish"])

@@ -36,4 +36,26 @@ import MeshProtocol
         #expect(bucket.wait(at: start + .milliseconds(40)) == .milliseconds(60))
         #expect(bucket.wait(at: start + .milliseconds(100)) == .zero)
     }
+
+    /// Bytes: a message takes as many tokens as it has bytes, and one that does not fit
+    /// takes none, so a smaller one after it may still pass.
+    @Test func anAmountTakesThatManyTokensOrNone() {
+        var bucket = TokenBucket(rate: 1000, burst: 5000, now: start)
+        #expect(bucket.take(3000, at: start) == true)
+        #expect(bucket.take(3000, at: start) == false)
+        #expect(bucket.take(2000, at: start) == true)
+        #expect(bucket.wait(for: 500, at: start) == .milliseconds(500))
+        #expect(bucket.take(500, at: start + .milliseconds(500)) == true)
+    }
+
+    /// An amount larger than the burst could never be taken whole: it passes with a full
+    /// allowance, and empties it.
+    @Test func anAmountAboveTheBurstNeedsAFullAllowance() {
+        var bucket = TokenBucket(rate: 1000, burst: 5000, now: start)
+        #expect(bucket.take(1, at: start) == true)
+        #expect(bucket.take(9000, at: start) == false)
+        #expect(bucket.wait(for: 9000, at: start) == .milliseconds(1))
+        #expect(bucket.take(9000, at: start + .milliseconds(1)) == true)
+        #expect(bucket.take(1, at: start + .milliseconds(1)) == false)
+    }
 }

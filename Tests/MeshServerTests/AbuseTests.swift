@@ -41,6 +41,39 @@ import MeshTestSupport
         try await server.stop()
     }
 
+    /// 40 broadcasts of 60 KB are within the message rate (200 at once) but not the byte
+    /// rate (2 MiB at once, by default): what is over is refused, the room gets the rest, and
+    /// the sender, refused a few times only, stays and is heard again once its bytes refill.
+    @Test func largeBroadcastsAreLimitedInBytes() async throws {
+        // Alice's outbox holds all 40, so that only the byte rate decides what reaches her.
+        let server = try await TestServer.start { $0.maxOutboxBytes = 8 << 20 }
+        let alice = try await TestClient.join(server.url, id: "alice")
+        let sender = try RawSocket(port: server.port)
+        #expect(sender.upgrade().hasPrefix("HTTP/1.1 101"))
+        sender.sendText(#"{"type":"new_user","id":"big"}"#)
+        _ = try await alice.next(where: { $0.newUserId == "big" })
+
+        let large = RawSocket.frame(#"{"type":"chat","id":"big","pad":""# + String(repeating: "x", count: 60_000) + #""}"#)
+        var burst: [UInt8] = []
+        for _ in 0..<40 { burst.append(contentsOf: large) }
+        await sender.writeDetached(burst)
+        let refusal = await onThread { sender.textFrame(containing: "rate_limited") }
+        #expect(refusal?.contains("more than 262144 bytes a second") == true, "\(refusal ?? "no refusal")")
+
+        try await Task.sleep(for: .seconds(1))
+        sender.sendText(#"{"type":"chat","id":"big","text":"still here"}"#)
+        var relayed = 0
+        while true {
+            let text = try await alice.nextText()
+            if text.contains("still here") { break }
+            if text.contains(#""pad""#) { relayed += 1 }
+        }
+        // 2 MiB at once is 34 of them, and a few more while the rest arrive.
+        #expect((34..<40).contains(relayed), "\(relayed) of 40 relayed")
+        #expect(server.server.list(ofRoom: "/").keys.sorted() == ["alice", "big"])
+        try await server.stop()
+    }
+
     @Test func refusalsAreSummedUpInTheLogNotWrittenOnePerFrame() async throws {
         let log = LogRecorder()
         let server = try await TestServer.start(logger: log.logger()) {

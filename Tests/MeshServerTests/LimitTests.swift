@@ -12,6 +12,7 @@ import MeshTestSupport
         let server = try await TestServer.start {
             $0.maxOutboxBytes = 256 * 1024
             $0.rateLimit = 0
+            $0.byteRateLimit = 0
         }
         let alice = try await TestClient.join(server.url, id: "alice")
         let sender = try await TestClient.join(server.url, id: "sender")

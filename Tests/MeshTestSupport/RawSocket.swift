@@ -8,10 +8,19 @@ import Glibc
 public final class RawSocket: Sendable {
     private let fd: Int32
 
-    /// - Parameter receiveBuffer: a small kernel buffer, for a client that must fall behind soon.
-    public init(port: Int, receiveBuffer: Int32? = nil) throws {
+    /// - Parameters:
+    ///   - receiveBuffer: a small kernel buffer, for a client that must fall behind soon.
+    ///   - source: the loopback address it comes from (`127.0.0.2`: another host, to the server).
+    public init(port: Int, receiveBuffer: Int32? = nil, from source: String = "127.0.0.1") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Timeout(description: "socket() failed") }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { close(fd); throw Timeout(description: "cannot bind to \(source)") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         if var size = receiveBuffer {
