@@ -240,7 +240,8 @@ struct ControlTests {
     }
 
     /// What cannot be done says why: an unknown command, a socket nobody answers on, a
-    /// second gateway on a taken socket, muting a kind the gateway does not send.
+    /// second gateway on a taken socket, muting a kind the gateway does not send. A socket
+    /// left by a killed gateway is no obstacle to the next.
     @Test func whatCannotBeDoneSaysWhy() async throws {
         let unknown = try await Self.ctl("/nonexistent.sock", ["mute", "vidoe"])
         #expect(unknown.status == 2 && unknown.stderr.contains("mute takes video or audio, not 'vidoe'"), "\(unknown.stderr)")
@@ -264,8 +265,24 @@ struct ControlTests {
             let second = try await MeshgateProcess.run(["join", "--server", call.url + "/", "--id", "second", "--video", "none", "--audio", "none", "--control", socket])
             #expect(second.status == 1 && second.stderr.contains("another gateway answers there"), "\(second.stderr)")
             #expect(try await Self.ctl(socket, ["peers"]).stdout.contains("(no peers)"))
-            listener.signal(SIGTERM)
-            #expect(try await listener.exitCode() == 0)
+
+            // A gateway killed outright leaves its socket file behind, with nobody answering
+            // on it: the next gateway on that path takes it over.
+            listener.signal(SIGKILL)
+            _ = try await listener.exitCode()
+            #expect(FileManager.default.fileExists(atPath: socket), "a killed gateway cannot remove its socket")
+            let dead = try await Self.ctl(socket, ["peers"])
+            #expect(dead.status == 1 && dead.stderr.contains("cannot reach a gateway at \(socket)"), "\(dead.stderr)")
+            let heir = try MeshgateProcess(["join", "--server", call.url + "/", "--id", "heir", "--video", "none", "--audio", "test",
+                                            "--ice-address", "127.0.0.1", "--control", socket])
+            try await eventually("the heir's control socket") { () throws -> Bool? in
+                guard heir.isRunning else { throw Timeout(description: "join exited: \(heir.stderr)") }
+                return heir.stderr.contains("control listening") ? true : nil
+            }
+            #expect(try await Self.ctl(socket, ["peers"]).stdout.contains("(no peers)"))
+            heir.signal(SIGTERM)
+            #expect(try await heir.exitCode() == 0)
+            #expect(!FileManager.default.fileExists(atPath: socket), "the heir's socket outlived it")
         }
     }
 }
