@@ -15,7 +15,11 @@ struct SourceTests {
             try await eventually("the sender to register") { sender.stderr.contains("registered") ? true : nil }
             try await Task.sleep(for: .seconds(3))
             let recorder = try await call.join("recorder", receiveOnly)
-            try await recorder.waitForMedia(from: ["clip"])
+            do {
+                try await recorder.waitForMedia(from: ["clip"])
+            } catch {
+                throw Timeout(description: "\(error)\nthe sender's log:\n\(sender.stderr)")
+            }
             #expect(try await sender.exitCode() == 0, "stderr: \(sender.stderr)")
             #expect(sender.stderr.contains("file started") && sender.stderr.contains("the source ended"), "stderr: \(sender.stderr)")
             try await eventually("the recording to be finalised") { try await recorder.snapshot().peers.isEmpty ? true : nil }

@@ -65,18 +65,26 @@ final class TestGateway: Sendable {
 
     /// Waits until decodable video, and audio unless `audio` is false, from each of `ids` has arrived.
     func waitForMedia(from ids: [String], audio: Bool = true, within limit: Duration = .seconds(20)) async throws {
+        // What it last had of those peers: a sender that has left by the end shows here.
+        var seen = "nothing"
         do {
             try await eventually("\(id) to receive from \(ids)", within: limit) { () async throws -> Bool? in
                 let peers = try await snapshot().peers
+                let described = peers.filter { ids.contains($0.id) }.map(Self.described)
+                if !described.isEmpty { seen = described.joined(separator: ", ") }
                 let receiving = ids.allSatisfy { id in
                     peers.contains { $0.id == id && $0.decodableVideo && (!audio || $0.audioBuffers > 0) }
                 }
                 return receiving ? true : nil
             }
         } catch {
-            let peers = try await snapshot().peers.map { "\($0.id) \($0.state) video \($0.videoBuffers) audio \($0.audioBuffers)" }
-            throw Timeout(description: "\(error); \(id) has: \(peers.joined(separator: ", "))")
+            let peers = try await snapshot().peers.map(Self.described)
+            throw Timeout(description: "\(error); \(id) has: \(peers.joined(separator: ", ")); last seen of them: \(seen)")
         }
+    }
+
+    private static func described(_ peer: GatewaySnapshot.Peer) -> String {
+        "\(peer.id) \(peer.state) video \(peer.videoBuffers) (decodable: \(peer.decodableVideo)) audio \(peer.audioBuffers)"
     }
 
     /// The video buffers received from `peer` so far.
