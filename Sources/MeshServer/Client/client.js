@@ -455,7 +455,12 @@ async function state() {
       received: {}, sent: {},
       localDescription: p.pc.localDescription?.sdp ?? null, remoteDescription: p.pc.remoteDescription?.sdp ?? null,
     };
-    const stats = await p.pc.getStats();
+    let stats = new Map();
+    try {
+      stats = await settledWithin(2000, p.pc.getStats());
+    } catch (error) {
+      entry.statsError = error.message;
+    }
     for (const s of stats.values()) {
       // The browser's estimate of what it may send this peer (Firefox gives none).
       if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate !== undefined) {
@@ -473,10 +478,19 @@ async function state() {
   return result;
 }
 
+// A getStats or a report that never settles (seen with a connection being set up) must not
+// stop every later report: each gets this long.
+function settledWithin(ms, promise) {
+  let timer;
+  const expired = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
 async function report() {
   try {
     // text/plain and no-cors: a simple request, so any monitor can take it without CORS headers.
-    await fetch(reportURL, { method: 'POST', mode: 'no-cors', body: JSON.stringify(await state()) });
+    const body = JSON.stringify(await state());
+    await fetch(reportURL, { method: 'POST', mode: 'no-cors', body, signal: AbortSignal.timeout(5000) });
   } catch (error) {
     console.warn('report failed: ' + error.message);
   }
