@@ -42,6 +42,12 @@ final class ConnectionLimits: Sendable {
 
     var open: Int { state.withLock { $0.total } }
 
+    /// Connections open from `address` as counted per address.
+    func open(from address: String) -> Int {
+        guard let key = Self.key(address) else { return 0 }
+        return state.withLock { $0.perAddress[key, default: 0] }
+    }
+
     /// Counts a connection just accepted from `address` (nil: not an IP connection), in all
     /// and, unless it is a trusted proxy's, per address. Success holds what `release` gives
     /// back besides the total: the address's key, nil when none was counted.

@@ -10,7 +10,8 @@ struct MetricsTests {
     /// Two clients in a room: the gauges count them, each relayed candidate counts exactly
     /// once, a refused frame counts under its code, and a room's series goes when it empties.
     @Test func serveCountsSocketsRoomsAndEveryMessageItRelays() async throws {
-        let served = try MeshgateProcess(["serve", "--host", "127.0.0.1", "--port", "0", "--metrics", "127.0.0.1:0"])
+        let served = try MeshgateProcess(["serve", "--host", "127.0.0.1", "--port", "0", "--metrics", "127.0.0.1:0",
+                                          "--max-connections-per-address", "3"])
         let port = try await Self.port(in: served, after: "url=ws://127.0.0.1:")
         let metrics = try await Scrape(port: Self.port(in: served, after: "url=http://127.0.0.1:"))
         let url = "ws://127.0.0.1:\(port)/room/m"
@@ -20,6 +21,7 @@ struct MetricsTests {
 
         let before = try await metrics.read()
         #expect(before["meshgate_server_sockets_open"] == 2)
+        #expect(before["meshgate_server_connections_open"] == 2)
         #expect(before["meshgate_server_rooms"] == 1)
         #expect(before[#"meshgate_server_room_users{room="/room/m"}"#] == 2)
         #expect(before.keys.allSatisfy { !$0.contains(#""a""#) && !$0.contains(#""b""#) }, "a metric names a user")
@@ -38,6 +40,22 @@ struct MetricsTests {
         #expect(after.delta("meshgate_server_relay_latency_seconds_count", since: before) >= Double(sent))
         #expect(after.delta("meshgate_server_received_bytes_total", since: before) > Double(sent * 80))
         #expect(after.delta("meshgate_server_sent_bytes_total", since: before) > Double(sent * 80))
+
+        // One place is left for this address: the next connection takes it, the one after is
+        // refused. (Both go before the server stops, which would wait for their requests.)
+        do {
+            let third = try RawSocket(port: port)
+            // Accepted connections are set up on several threads: the fourth must come after.
+            try await eventually("the third to be counted") { () async throws -> Bool? in
+                try await metrics.read()["meshgate_server_connections_open"] == 3 ? true : nil
+            }
+            let fourth = try RawSocket(port: port)
+            #expect(await onThread { fourth.isClosedByServer(within: 5) })
+            let limited = try await metrics.read()
+            #expect(limited["meshgate_server_connections_open"] == 3)
+            #expect(limited.delta(#"meshgate_server_connections_refused_total{reason="per_address"}"#, since: before) == 1)
+            _ = third
+        }
 
         await a.close()
         _ = try await b.next { $0.type == .restConnectionList }

@@ -478,8 +478,8 @@ async function state() {
   return result;
 }
 
-// A getStats or a report that never settles (seen with a connection being set up) must not
-// stop every later report: each gets this long.
+// A getStats or a report that never settles must not stop every later report (a Firefox
+// page's reports once stopped a few seconds into a call): each gets this long.
 function settledWithin(ms, promise) {
   let timer;
   const expired = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); });
