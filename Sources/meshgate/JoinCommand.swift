@@ -262,6 +262,8 @@ struct JoinCommand: AsyncParsableCommand {
             var serverConfiguration = ServerConfiguration()
             serverConfiguration.host = listening.host
             serverConfiguration.port = listening.port
+            // As `serve` does, without a flag to say so: the gateway's own media takes files too.
+            serverConfiguration.maxConnections = min(serverConfiguration.maxConnections, max(16, OpenFiles.raiseLimit() - OpenFiles.reserved))
             let listeningPort = AsyncStream<Int>.makeStream()
             let embedded = MeshServer(configuration: serverConfiguration, logger: Logger(label: "meshgate.server"), metrics: metrics?.factory)
             embeddedServer = embedded
