@@ -263,7 +263,7 @@ struct JoinCommand: AsyncParsableCommand {
             serverConfiguration.host = listening.host
             serverConfiguration.port = listening.port
             // As `serve` does, without a flag to say so: the gateway's own media takes files too.
-            serverConfiguration.maxConnections = min(serverConfiguration.maxConnections, max(16, OpenFiles.raiseLimit() - OpenFiles.reserved))
+            serverConfiguration.maxConnections = OpenFiles.connections(atMost: serverConfiguration.maxConnections).allowed
             let listeningPort = AsyncStream<Int>.makeStream()
             let embedded = MeshServer(configuration: serverConfiguration, logger: Logger(label: "meshgate.server"), metrics: metrics?.factory)
             embeddedServer = embedded

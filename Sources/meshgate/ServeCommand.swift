@@ -201,8 +201,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let tlsCert, let tlsKey { configuration.tls = .init(certificate: tlsCert, privateKey: tlsKey) }
 
         let logger = Logger(label: "meshgate.server")
-        let files = OpenFiles.raiseLimit()
-        configuration.maxConnections = min(maxConnections, max(16, files - OpenFiles.reserved))
+        let files: Int
+        (configuration.maxConnections, files) = OpenFiles.connections(atMost: maxConnections)
         if configuration.maxConnections < maxConnections {
             logger.notice("fewer connections than --max-connections: this process may open only \(files) files (raise LimitNOFILE, or ulimit -n)",
                           metadata: ["max_connections": "\(configuration.maxConnections)"])
